@@ -1,0 +1,5 @@
+from platformio.public import PlatformBase
+
+
+class McubenchPlatform(PlatformBase):
+    """Toolchains come from the system (Debian packages), so there is nothing to install."""
