@@ -58,7 +58,7 @@ class Emulator(ABC):
     def _spawn(self, argv: list[str], *, stdout: int) -> subprocess.Popen[bytes]:
         if not self.elf.is_file():
             raise EmulatorError(f"firmware {self.elf} does not exist: build it first")
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         try:
             # A session of its own: Ctrl-C reaches us, and we stop the emulator in order.
             self._proc = subprocess.Popen(

@@ -58,7 +58,9 @@ class DeviceError(ProtocolError):
     """The device answered a request with a typed ERROR frame."""
 
     def __init__(self, code: int, name: str, request_opcode: int, message: str) -> None:
-        super().__init__(f"device error {name} ({code}) on request 0x{request_opcode:02x}: {message}")
+        super().__init__(
+            f"device error {name} ({code}) on request 0x{request_opcode:02x}: {message}"
+        )
         self.code = code
         self.name = name
         self.request_opcode = request_opcode

@@ -76,9 +76,10 @@ env.Append(
 )
 ldscript = board.get("build.ldscript", "")
 if ldscript:
-    # An absolute path: PlatformIO's own LIBPATH handling loses relative ldscript folders.
-    env.Append(LINKFLAGS=["-T", os.path.join(firmware_dir, "ports", port, ldscript),
-                          "-Wl,-Map," + os.path.join("$BUILD_DIR", "firmware.map")])
+    # PlatformIO turns LDSCRIPT_PATH into "-T"; make it absolute, since its own lookup of
+    # relative linker-script folders (LIBPATH) is unreliable.
+    env.Replace(LDSCRIPT_PATH=os.path.join(firmware_dir, "ports", port, ldscript))
+    env.Append(LINKFLAGS=["-Wl,-Map," + os.path.join("$BUILD_DIR", "firmware.map")])
 
 program = env.BuildProgram()
 Default(program)

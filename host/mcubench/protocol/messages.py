@@ -1,0 +1,304 @@
+"""Payload encoders and decoders for every request and response (docs/protocol.md).
+
+Both directions are here: the host uses the request encoders and response decoders,
+test fakes and the trace use the rest. Decoders raise ``ProtocolError`` on a payload
+the spec does not allow.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from mcubench.errors import DeviceError, ProtocolError
+from mcubench.protocol.codes import (
+    INFO_TAG_TYPES,
+    PROTOCOL_VERSION,
+    Capability,
+    CounterSource,
+    InfoTag,
+    TagType,
+    error_name,
+)
+
+Buffer = bytes | bytearray | memoryview
+
+HELLO_MAGIC = b"MCUB"
+OFFSET_SIZE = 4  # the u32 offset that leads WRITE_DATA and READ+ payloads
+READ_REQUEST_SIZE = 8
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_U32_PAIR = struct.Struct("<II")
+_HELLO_RESPONSE = struct.Struct("<H4s")
+_ERROR_HEAD = struct.Struct("<HB")
+
+
+def _unpack(fmt: struct.Struct, payload: Buffer, what: str) -> tuple[Any, ...]:
+    if len(payload) != fmt.size:
+        raise ProtocolError(f"{what} payload is {len(payload)} bytes, expected {fmt.size}")
+    return fmt.unpack(payload)
+
+
+def _check_u32(name: str, value: int) -> None:
+    if not 0 <= value <= 0xFFFF_FFFF:
+        raise ValueError(f"{name} {value} does not fit a u32")
+
+
+def _encode_u32_pair(first: str, a: int, second: str, b: int) -> bytes:
+    _check_u32(first, a)
+    _check_u32(second, b)
+    return _U32_PAIR.pack(a, b)
+
+
+# HELLO
+
+
+def encode_hello(host_version: int = PROTOCOL_VERSION) -> bytes:
+    """HELLO request: the host's protocol version."""
+    return _U16.pack(host_version)
+
+
+def decode_hello(payload: Buffer) -> int:
+    """HELLO request: the host's protocol version."""
+    (version,) = _unpack(_U16, payload, "HELLO")
+    return int(version)
+
+
+def encode_hello_response(protocol_version: int = PROTOCOL_VERSION) -> bytes:
+    """HELLO+ response: the device's protocol version and the magic."""
+    return _HELLO_RESPONSE.pack(protocol_version, HELLO_MAGIC)
+
+
+def decode_hello_response(payload: Buffer) -> int:
+    """HELLO+ response: the device's protocol version, after checking the magic."""
+    version, magic = _unpack(_HELLO_RESPONSE, payload, "HELLO+")
+    if magic != HELLO_MAGIC:
+        raise ProtocolError(f"HELLO+ magic is {magic!r}, expected {HELLO_MAGIC!r}")
+    return int(version)
+
+
+# Bulk write
+
+
+def encode_write_begin(offset: int, length: int) -> bytes:
+    """WRITE_BEGIN request."""
+    return _encode_u32_pair("offset", offset, "length", length)
+
+
+def decode_write_begin(payload: Buffer) -> tuple[int, int]:
+    """WRITE_BEGIN request: (offset, length)."""
+    offset, length = _unpack(_U32_PAIR, payload, "WRITE_BEGIN")
+    return int(offset), int(length)
+
+
+def encode_write_data(offset: int, data: Buffer) -> bytes:
+    """WRITE_DATA request: offset then data."""
+    _check_u32("offset", offset)
+    return _U32.pack(offset) + bytes(data)
+
+
+def decode_write_data(payload: Buffer) -> tuple[int, bytes]:
+    """WRITE_DATA request: (offset, data)."""
+    if len(payload) < OFFSET_SIZE:
+        raise ProtocolError(f"WRITE_DATA payload is {len(payload)} bytes, expected at least 4")
+    (offset,) = _U32.unpack_from(payload)
+    return int(offset), bytes(payload[OFFSET_SIZE:])
+
+
+def encode_u32(value: int) -> bytes:
+    """A lone u32: the WRITE_DATA+ next offset, the CRC+ checksum."""
+    _check_u32("value", value)
+    return _U32.pack(value)
+
+
+def decode_write_data_response(payload: Buffer) -> int:
+    """WRITE_DATA+ response: the next offset the device expects."""
+    (next_offset,) = _unpack(_U32, payload, "WRITE_DATA+")
+    return int(next_offset)
+
+
+def encode_write_end_response(length: int, crc32: int) -> bytes:
+    """WRITE_END+ response."""
+    return _encode_u32_pair("length", length, "crc32", crc32)
+
+
+def decode_write_end_response(payload: Buffer) -> tuple[int, int]:
+    """WRITE_END+ response: (length written, CRC-32 of the written range)."""
+    length, crc = _unpack(_U32_PAIR, payload, "WRITE_END+")
+    return int(length), int(crc)
+
+
+# Bulk read and checksum
+
+
+def encode_read(offset: int, length: int) -> bytes:
+    """READ request."""
+    return _encode_u32_pair("offset", offset, "length", length)
+
+
+def decode_read(payload: Buffer) -> tuple[int, int]:
+    """READ request: (offset, length)."""
+    offset, length = _unpack(_U32_PAIR, payload, "READ")
+    return int(offset), int(length)
+
+
+def encode_read_response(offset: int, data: Buffer) -> bytes:
+    """READ+ response: offset then data."""
+    _check_u32("offset", offset)
+    return _U32.pack(offset) + bytes(data)
+
+
+def decode_read_response(payload: Buffer) -> tuple[int, bytes]:
+    """READ+ response: (offset, data)."""
+    if len(payload) < OFFSET_SIZE:
+        raise ProtocolError(f"READ+ payload is {len(payload)} bytes, expected at least 4")
+    (offset,) = _U32.unpack_from(payload)
+    return int(offset), bytes(payload[OFFSET_SIZE:])
+
+
+def encode_crc(offset: int, length: int) -> bytes:
+    """CRC request."""
+    return _encode_u32_pair("offset", offset, "length", length)
+
+
+def decode_crc(payload: Buffer) -> tuple[int, int]:
+    """CRC request: (offset, length)."""
+    offset, length = _unpack(_U32_PAIR, payload, "CRC")
+    return int(offset), int(length)
+
+
+def decode_crc_response(payload: Buffer) -> int:
+    """CRC+ response: the CRC-32 of the range."""
+    (crc,) = _unpack(_U32, payload, "CRC+")
+    return int(crc)
+
+
+# ERROR
+
+
+def encode_error(code: int, request_opcode: int, message: str = "") -> bytes:
+    """ERROR response payload."""
+    return _ERROR_HEAD.pack(code, request_opcode) + message.encode("utf-8")
+
+
+def decode_error(payload: Buffer) -> DeviceError:
+    """ERROR response payload, as the exception to raise."""
+    if len(payload) < _ERROR_HEAD.size:
+        raise ProtocolError(f"ERROR payload is {len(payload)} bytes, expected at least 3")
+    code, request_opcode = _ERROR_HEAD.unpack_from(payload)
+    # A garbled message must not hide the error code, hence "replace".
+    message = bytes(payload[_ERROR_HEAD.size :]).decode("utf-8", errors="replace")
+    return DeviceError(code, error_name(code), request_opcode, message)
+
+
+# INFO
+
+
+_REQUIRED_TAGS = frozenset(InfoTag) - {
+    InfoTag.FIRMWARE_GIT,
+    InfoTag.COMPILER,
+    InfoTag.BUILD_FLAGS,
+}
+_INT_FORMATS = {TagType.U8: struct.Struct("<B"), TagType.U16: _U16, TagType.U32: _U32}
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The INFO response. Field names are the INFO tag names in lower case."""
+
+    protocol_version: int
+    firmware_version: str
+    board: str
+    core: str
+    clock_hz: int
+    counter_source: CounterSource
+    counter_hz: int
+    max_payload: int
+    rx_window: int
+    pool_bytes: int
+    capabilities: Capability
+    firmware_git: str | None = None
+    compiler: str | None = None
+    build_flags: str | None = None
+
+    # Smallest MAX_PAYLOAD that carries a READ request and at least one byte of data.
+    MIN_MAX_PAYLOAD: ClassVar[int] = READ_REQUEST_SIZE + 1
+
+    @property
+    def max_chunk(self) -> int:
+        """Largest data chunk of one WRITE_DATA or READ."""
+        return self.max_payload - OFFSET_SIZE
+
+    @classmethod
+    def decode(cls, payload: Buffer) -> DeviceInfo:
+        """Parse the TLV list: unknown tags are skipped, missing required ones rejected."""
+        data = bytes(payload)
+        values: dict[InfoTag, int | str] = {}
+        pos = 0
+        while pos < len(data):
+            if pos + 2 > len(data):
+                raise ProtocolError(f"INFO+ TLV item at byte {pos} is cut short")
+            tag_value, length = data[pos], data[pos + 1]
+            value = data[pos + 2 : pos + 2 + length]
+            if len(value) != length:
+                raise ProtocolError(
+                    f"INFO+ TLV item 0x{tag_value:02x} at byte {pos} claims {length} bytes, "
+                    f"only {len(value)} left"
+                )
+            pos += 2 + length
+            try:
+                tag = InfoTag(tag_value)
+            except ValueError:
+                continue  # a later protocol revision's item
+            values[tag] = _decode_tag_value(tag, value)
+        missing = sorted(tag.name for tag in _REQUIRED_TAGS - values.keys())
+        if missing:
+            raise ProtocolError(f"INFO+ lacks required item(s): {', '.join(missing)}")
+        kwargs: dict[str, Any] = {tag.name.lower(): value for tag, value in values.items()}
+        try:
+            kwargs["counter_source"] = CounterSource(kwargs["counter_source"])
+        except ValueError:
+            raise ProtocolError(
+                f"INFO+ COUNTER_SOURCE {kwargs['counter_source']} is not a known counter"
+            ) from None
+        kwargs["capabilities"] = Capability(kwargs["capabilities"])
+        info = cls(**kwargs)
+        if info.max_payload < cls.MIN_MAX_PAYLOAD:
+            raise ProtocolError(
+                f"INFO+ MAX_PAYLOAD {info.max_payload} is below the minimum {cls.MIN_MAX_PAYLOAD}"
+            )
+        return info
+
+    def encode(self) -> bytes:
+        """The TLV list (items in tag order; optional items left out when None)."""
+        out = bytearray()
+        for tag in InfoTag:
+            value = getattr(self, tag.name.lower())
+            if value is None:
+                continue
+            kind = INFO_TAG_TYPES[tag]
+            if kind is TagType.STR:
+                raw = str(value).encode("utf-8")
+                if len(raw) > 0xFF:
+                    raise ValueError(f"INFO {tag.name} is longer than 255 bytes")
+            else:
+                raw = _INT_FORMATS[kind].pack(int(value))
+            out += bytes((tag, len(raw))) + raw
+        return bytes(out)
+
+
+def _decode_tag_value(tag: InfoTag, value: bytes) -> int | str:
+    kind = INFO_TAG_TYPES[tag]
+    if kind is TagType.STR:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(f"INFO+ {tag.name} is not valid UTF-8: {value!r}") from None
+    fmt = _INT_FORMATS[kind]
+    if len(value) != fmt.size:
+        raise ProtocolError(
+            f"INFO+ {tag.name} ({kind.value}) is {len(value)} bytes, expected {fmt.size}"
+        )
+    return int(fmt.unpack(value)[0])
