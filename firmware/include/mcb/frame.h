@@ -84,10 +84,10 @@ void mcb_frame_rx_init(mcb_frame_rx *rx);
 /*
  * Consumes bytes from data[0..len) until it has something to report, and
  * returns how many it consumed. ev->kind is NONE once all len bytes are
- * consumed without an event; otherwise the caller handles *ev and calls again
- * with the rest. Typical loop:
+ * consumed without an event; otherwise the caller handles *ev (its payload
+ * stays valid until the next call) and calls again with the rest:
  *
- *     while (len > 0 || first) {   // see mcb_proto_feed
+ *     for (;;) {
  *         size_t n = mcb_frame_rx_feed(rx, data, len, now_us, &ev);
  *         data += n; len -= n;
  *         if (ev.kind == MCB_FRAME_EV_NONE) break;

@@ -36,6 +36,7 @@ typedef struct {
     mcb_write_session write;
     mcb_write_fn out;           /* where responses go */
     void *out_user;
+    uint32_t ignored_responses; /* frames with opcode >= 0x80 (not requests): never answered */
 } mcb_proto;
 
 /*
