@@ -15,9 +15,11 @@ def test_boards_lists_every_board(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["boards", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["board"] for row in rows] == sorted(ALL_BOARDS)
-    assert {row["counter_unit"] for row in rows if row["board"].startswith("qemu")} == {
-        "instructions"
-    }
+    for row in rows:
+        if row["board"].startswith("qemu"):
+            assert row["counter_units"] == {"qemu": "instructions"}
+    stm32 = next(row for row in rows if row["board"] == "stm32f4")
+    assert stm32["counter_units"] == {"qemu": "instructions", "hardware": "cycles"}
 
 
 def test_boards_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,6 +69,7 @@ def test_info_json_answers_for_every_board(
     assert record["protocol_version"] == 1
     assert record["firmware_version"] == "0.1.0"
     assert record["core"] and record["clock_hz"] >= 0
+    assert record["target"] == ("native" if board == "native" else "qemu")
     expected_unit = "ns" if board == "native" else "instructions"
     assert record["counter_unit"] == expected_unit  # never time on an emulator
     assert record["pool_bytes"] > 64 * 1024

@@ -49,6 +49,7 @@ class Board:
     clock_hz: int
     port: str
     emulator: EmulatorSpec | None
+    hardware: tuple[str, ...] = ()  # real boards this firmware also runs on
 
     @property
     def is_native(self) -> bool:
@@ -60,11 +61,20 @@ class Board:
         return self.emulator is not None or self.is_native
 
     @property
-    def counter_unit(self) -> str:
-        """What latency is reported in when mcubench runs this board itself."""
+    def counter_units(self) -> dict[str, str]:
+        """Unit of reported latency, by where the board runs: "qemu", "native", "hardware".
+
+        Under QEMU (``-icount shift=0``) every counter counts instructions; the native
+        build reads the host's clock; silicon counts core cycles.
+        """
+        units = {}
         if self.is_native:
-            return "ns"
-        return "instructions"
+            units["native"] = "ns"
+        elif self.emulator is not None:
+            units["qemu"] = "instructions"
+        if self.hardware:
+            units["hardware"] = "cycles"
+        return units
 
 
 def _board_from_manifest(name: str, manifest: dict[str, Any]) -> Board:
@@ -87,6 +97,7 @@ def _board_from_manifest(name: str, manifest: dict[str, Any]) -> Board:
         clock_hz=int(meta["clock_hz"]),
         port=manifest["build"]["port"],
         emulator=emulator,
+        hardware=tuple(meta.get("hardware", ())),
     )
 
 

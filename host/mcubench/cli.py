@@ -32,20 +32,16 @@ Handler = Callable[[argparse.Namespace, Console], int]
 def cmd_boards(args: argparse.Namespace, out: Console) -> int:
     boards = all_boards().values()
     if args.json:
-        out.print_json(data=[
+        print(json.dumps([
             {"board": b.name, "core": b.core, "runs_on": b.runs_on, "emulated": b.is_emulated,
-             "counter_unit": b.counter_unit if b.is_emulated else "cycles"}
+             "hardware": list(b.hardware), "counter_units": b.counter_units}
             for b in boards
-        ])
+        ], indent=2))
         return 0
-    table = Table("board", "core", "runs on", "counter unit", title="mcubench boards")
+    table = Table("board", "core", "runs on", "latency counted in", title="mcubench boards")
     for b in boards:
-        unit = b.counter_unit
-        if b.emulator is not None and not b.runs_on.startswith("QEMU mps"):
-            unit = "instructions (QEMU) / cycles (hardware)"
-        elif b.emulator is None and not b.is_native:
-            unit = "cycles"
-        table.add_row(b.name, b.core, b.runs_on, unit)
+        units = " / ".join(f"{unit} ({where})" for where, unit in b.counter_units.items())
+        table.add_row(b.name, b.core, b.runs_on, units)
     out.print(table)
     return 0
 
@@ -80,7 +76,7 @@ def info_record(session: Session) -> dict[str, Any]:
         "board": info.board,
         "core": info.core,
         "clock_hz": info.clock_hz,
-        "emulated": session.emulated,
+        "target": session.target,
         "counter_unit": counter.unit,
         "counter_source": info.counter_source.name,
         "counter_hz": info.counter_hz,

@@ -12,7 +12,7 @@ from mcubench.build import build_firmware, firmware_elf
 from mcubench.counters import CounterUnit, counter_unit
 from mcubench.device import Device
 from mcubench.emulator import Emulator, emulator_for
-from mcubench.errors import EmulatorError, TransportError, UsageError
+from mcubench.errors import BoardError, EmulatorError, TransportError, UsageError
 from mcubench.protocol.messages import DeviceInfo
 
 
@@ -21,17 +21,31 @@ class Session:
     device: Device
     info: DeviceInfo
     url: str
-    board: Board | None  # None for a real board whose name the host does not know
-    emulator: Emulator | None
-
-    @property
-    def emulated(self) -> bool:
-        return self.emulator is not None
+    board: Board | None  # None for a board whose name the host does not know
+    target: str  # where the firmware runs: "qemu", "native" (a host process) or "hardware"
+    emulator: Emulator | None = None  # set when mcubench started the board itself
 
     @property
     def counter(self) -> CounterUnit:
-        spec = self.board.emulator if (self.board is not None and self.emulated) else None
+        spec = self.board.emulator if (self.board is not None and self.target == "qemu") else None
         return counter_unit(self.info.counter_source, self.info.counter_hz, spec)
+
+
+def _target_behind_port(info: DeviceInfo) -> tuple[Board | None, str]:
+    """Board and target of a device reached through ``--port``.
+
+    A board that exists only in an emulator (``qemu-*``) must be one, e.g. started by
+    ``mcubench emulate``; anything else is taken for real hardware.
+    """
+    try:
+        board = get_board(info.board)
+    except BoardError:
+        return None, "hardware"
+    if board.is_native:
+        return board, "native"
+    if board.emulator is not None and not board.hardware:
+        return board, "qemu"
+    return board, "hardware"
 
 
 @contextlib.contextmanager
@@ -44,23 +58,26 @@ def open_session(
     elf: Path | None = None,
     trace: Callable[[str], None] | None = None,
 ) -> Iterator[Session]:
-    """Connect to ``port`` (a real board), or boot ``board`` in its emulator and connect."""
+    """Connect to the board at ``port``, or boot ``board`` in its emulator and connect."""
     if port is None and board is None:
         raise UsageError("name a board to emulate (--board B) or a serial port (--port URL)")
-    known = get_board(board) if board is not None else None
     if port is not None:
         with Device.open(port, baudrate=baudrate, trace=trace) as device:
             device.hello()
-            yield Session(device, device.info(), port, known, None)
+            info = device.info()
+            known, target = _target_behind_port(info)
+            yield Session(device, info, port, known, target)
         return
-    assert known is not None
+    assert board is not None
+    known = get_board(board)
     if elf is None:
         elf = build_firmware(known).elf if build else firmware_elf(known)
     with emulator_for(known, elf) as emulator:
         try:
             with Device.open(emulator.url, baudrate=baudrate, trace=trace) as device:
                 device.hello()
-                yield Session(device, device.info(), emulator.url, known, emulator)
+                target = "native" if known.is_native else "qemu"
+                yield Session(device, device.info(), emulator.url, known, target, emulator)
         except TransportError as exc:
             # A dead emulator explains a dead link better than the link does.
             try:
