@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -23,17 +24,21 @@ CHUNK = 64  # bytes handed on at a time, so the far side sees a stream, not burs
 
 
 class _Line:
-    """One direction of a UART: tracks when the line is next free, sleeps accordingly."""
+    """One direction of a UART: the time each byte finishes on the line.
+
+    Line time is kept on its own clock rather than re-read after each sleep, so the
+    host's sleep overshoot delays delivery a little but never idles the line.
+    """
 
     def __init__(self, baud: int) -> None:
         self.byte_time = 10.0 / baud
         self.free_at = 0.0
 
-    def send(self, data: bytes, write: object, not_before: float = 0.0) -> None:
-        assert callable(write)
+    def send(self, data: bytes, write: Callable[[bytes], object], ready: float) -> None:
+        """Put ``data`` on the line no earlier than ``ready`` (perf_counter seconds)."""
         for start in range(0, len(data), CHUNK):
-            piece = data[start : start + CHUNK]
-            begin = max(time.perf_counter(), self.free_at, not_before)
+            piece = data[start:start + CHUNK]
+            begin = max(self.free_at, ready)
             self.free_at = begin + len(piece) * self.byte_time
             delay = self.free_at - time.perf_counter()
             if delay > 0:
@@ -89,7 +94,7 @@ class ThrottledLink:
                 break
             if not data:
                 break
-            line.send(data, device.write)
+            line.send(data, device.write, time.perf_counter())
         self._stop.set()
 
     def _device_to_host(self, client: socket.socket, device: serial.SerialBase) -> None:
@@ -105,7 +110,7 @@ class ThrottledLink:
                     # The device's turnaround: it answers turnaround_s after the request.
                     line.send(event.encode(), client.sendall, arrived + self.turnaround_s)
                 elif isinstance(event, Garbage):
-                    line.send(event.data, client.sendall)
+                    line.send(event.data, client.sendall, arrived)
 
     def close(self) -> None:
         self._stop.set()
