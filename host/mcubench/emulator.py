@@ -8,8 +8,10 @@ Ctrl-C, and QEMU's stderr is shown when it fails.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -24,7 +26,16 @@ from mcubench.boards import Board
 from mcubench.errors import EmulatorError
 
 BOOT_TIMEOUT_S = 10.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STOP_TIMEOUT_S = 3.0
+
+
+_prctl = ctypes.CDLL(None).prctl  # resolved here: the forked child only makes the call
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if mcubench dies, so no emulator is orphaned."""
+    _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def free_tcp_port() -> int:
@@ -44,6 +55,7 @@ class Emulator(ABC):
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._url: str | None = None
+        self._argv: list[str] = []
 
     @property
     def url(self) -> str:
@@ -59,11 +71,13 @@ class Emulator(ABC):
         if not self.elf.is_file():
             raise EmulatorError(f"firmware {self.elf} does not exist: build it first")
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
+        self._argv = argv
         try:
             # A session of its own: Ctrl-C reaches us, and we stop the emulator in order.
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=self._stderr,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (one C call, nothing to lock)
             )
         except OSError as exc:
             raise EmulatorError(f"cannot start {argv[0]}: {exc} (run scripts/setup)") from exc
@@ -83,7 +97,8 @@ class Emulator(ABC):
         if self._proc is not None and self._proc.poll() is not None:
             detail = self.stderr_text() or "(no output)"
             raise EmulatorError(
-                f"{self.board.name} emulator exited with status {self._proc.returncode}:\n{detail}"
+                f"{self.board.name} emulator exited with status {self._proc.returncode}:\n"
+                f"{detail}\ncommand: {shlex.join(self._argv)}"
             )
 
     def stop(self) -> None:
@@ -128,7 +143,10 @@ class QemuEmulator(Emulator):
         return [
             spec.binary, "-machine", spec.machine, "-display", "none", "-monitor", "none",
             "-icount", "shift=0", "-kernel", str(self.elf),
-            "-chardev", f"socket,id=uart,host=127.0.0.1,port={tcp_port},server=on,wait=on",
+            # nodelay: QEMU sends each UART byte as its own TCP segment; with Nagle on,
+            # every response would wait ~40 ms for the host's delayed ACK.
+            "-chardev",
+            f"socket,id=uart,host=127.0.0.1,port={tcp_port},server=on,wait=on,nodelay=on",
             *serials, *spec.extra_args,
         ]
 

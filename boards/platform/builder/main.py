@@ -3,11 +3,18 @@
 Each board manifest (boards/platform/boards/<board>.json) names a toolchain prefix, a
 port folder under firmware/ports/, CPU flags, defines and a linker script. The source
 set is the portable firmware plus that one port.
+
+Optional ``build`` keys:
+- ``port_libs``: folders under firmware/ports/ shared by several ports (e.g.
+  ``["cortex_m"]``); each is compiled and put on the include path after the port.
+- ``libc_flags``: C library selection (e.g. ``["--specs=picolibc.specs"]``), passed to
+  the compiler, assembler and linker like ``cpu_flags``, but not reported in
+  MCB_BUILD_FLAGS (INFO's BUILD_FLAGS), which describes code generation only.
 """
 
 import os
-import shlex
 import subprocess
+import sys
 
 from SCons.Script import Default, DefaultEnvironment  # pylint: disable=import-error
 
@@ -21,6 +28,23 @@ port = board.get("build.port")
 prefix = f"{toolchain}-" if toolchain else ""
 
 
+def string_list(key):
+    """A manifest key that must be a list of strings (a bare string would be split)."""
+    value = board.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        sys.stderr.write(f"Error: board {board.id}: {key} must be a list of strings\n")
+        env.Exit(1)
+    return list(value)
+
+
+port_libs = string_list("build.port_libs")
+for lib in port_libs:
+    if lib == port or not os.path.isdir(os.path.join(firmware_dir, "ports", lib)):
+        sys.stderr.write(f"Error: board {board.id}: build.port_libs: no folder "
+                         f"firmware/ports/{lib}/ (or it is the port itself)\n")
+        env.Exit(1)
+
+
 def firmware_git_hash():
     """Hash of the last commit touching firmware/, "-dirty" if it has local changes."""
     def git(*args):
@@ -32,14 +56,16 @@ def firmware_git_hash():
     return rev
 
 
-cpu_flags = list(board.get("build.cpu_flags", []))
+cpu_flags = string_list("build.cpu_flags")
+libc_flags = string_list("build.libc_flags")
 common_flags = ["-Os", "-g", "-ffunction-sections", "-fdata-sections",
                 "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wstrict-prototypes"]
 defines = [
-    ("MCB_BOARD", '\\"%s\\"' % board.id),
-    ("MCB_CORE", '\\"%s\\"' % board.get("build.core_name")),
-    ("MCB_FIRMWARE_GIT", '\\"%s\\"' % firmware_git_hash()),
-    ("MCB_BUILD_FLAGS", '\\"%s\\"' % " ".join(["-Os", *cpu_flags])),
+    ("MCB_BOARD", f'\\"{board.id}\\"'),
+    ("MCB_CORE", f'\\"{board.get("build.core_name")}\\"'),
+    ("MCB_FIRMWARE_GIT", f'\\"{firmware_git_hash()}\\"'),
+    # What the code was generated with; libc_flags stay out (see the module docstring).
+    ("MCB_BUILD_FLAGS", f'\\"{" ".join(["-Os", *cpu_flags])}\\"'),
 ]
 for item in board.get("build.defines", []):
     name, _, value = item.partition("=")
@@ -62,16 +88,19 @@ env.Replace(
     SRC_FILTER=[
         "+<app/>", "+<protocol/>", "+<runtime/>", "+<kernels/reference/>",
         f"+<ports/{port}/>",
+        *(f"+<ports/{lib}/>" for lib in port_libs),
     ],
 )
 env.Append(
-    ASFLAGS=cpu_flags,
+    ASFLAGS=cpu_flags + libc_flags,
     ASPPFLAGS=["-x", "assembler-with-cpp"],
     CFLAGS=["-std=c11"],
-    CCFLAGS=cpu_flags + common_flags,
+    CCFLAGS=cpu_flags + libc_flags + common_flags,
     CPPDEFINES=defines,
-    CPPPATH=[os.path.join(firmware_dir, "include"), os.path.join(firmware_dir, "ports", port)],
-    LINKFLAGS=cpu_flags + ["-Os", "-Wl,--gc-sections"] + list(board.get("build.link_flags", [])),
+    CPPPATH=[os.path.join(firmware_dir, "include"), os.path.join(firmware_dir, "ports", port)]
+    + [os.path.join(firmware_dir, "ports", lib) for lib in port_libs],
+    LINKFLAGS=cpu_flags + libc_flags + ["-Os", "-Wl,--gc-sections"]
+    + string_list("build.link_flags"),
     LIBS=list(board.get("build.libs", [])),
 )
 ldscript = board.get("build.ldscript", "")

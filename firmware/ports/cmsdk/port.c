@@ -43,7 +43,6 @@ static volatile uint32_t s_systick_wraps = 1u;
 
 static mcb_port_info s_info;
 
-void SysTick_Handler(void);
 void SysTick_Handler(void)
 {
     s_systick_wraps = s_systick_wraps + 1u;

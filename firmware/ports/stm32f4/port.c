@@ -107,7 +107,6 @@ static volatile uint32_t s_cyc_last;
 
 static mcb_port_info s_info;
 
-void SysTick_Handler(void);
 void USART2_IRQHandler(void);
 
 /* Call with interrupts off, or from the SysTick handler. */

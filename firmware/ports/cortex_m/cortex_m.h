@@ -1,9 +1,10 @@
 /*
- * Cortex-M core registers used by this port (ARMv7-M / ARMv8-M Architecture
- * Reference Manuals, "System Control Space"). A small CMSIS-like subset so the
- * port needs no vendor headers. This file is kept identical in
- * firmware/ports/cmsdk/ and firmware/ports/stm32f4/ (one port folder is
- * compiled at a time, so neither can include the other's).
+ * Shared by the Cortex-M ports (cmsdk, stm32f4): core registers (ARMv7-M /
+ * ARMv8-M Architecture Reference Manuals, "System Control Space"), a small
+ * CMSIS-like subset so no port needs vendor headers, and the interface between
+ * cortex_m.c (reset, fault report) and each port's startup.c (vector table)
+ * and port.c. A board manifest pulls this folder in with
+ * "port_libs": ["cortex_m"].
  */
 #ifndef MCB_PORT_CORTEX_M_H
 #define MCB_PORT_CORTEX_M_H
@@ -119,9 +120,62 @@ static inline void cm_systick_start(void)
 }
 
 /*
- * Port-private hooks shared by startup.c and port.c.
- * cm_fault_putc: one byte to the UART without interrupts, bounded wait, usable
- * before mcb_port_init (then it may simply drop the byte).
+ * Vector table. Each port defines cm_vectors in its startup.c, in section
+ * ".vectors" (which its linker script places first in the code region, so
+ * VTOR's alignment holds): CM_CORE_VECTORS, then its external interrupts.
+ * cm_reset_c points VTOR at it.
+ */
+typedef union {
+    void (*handler)(void);
+    void *stack_top;
+} cm_vector;
+
+extern const cm_vector cm_vectors[];
+extern uint32_t __StackTop[];   /* linker script: initial main stack pointer */
+extern uint32_t __StackLimit[]; /* linker script: MSPLIM on ARMv8-M */
+
+/* cortex_m.c. The system handlers are weak aliases of Default_Handler. */
+void Reset_Handler(void);
+void Default_Handler(void);
+void NMI_Handler(void);
+void HardFault_Handler(void);
+void MemManage_Handler(void);
+void BusFault_Handler(void);
+void UsageFault_Handler(void);
+void SecureFault_Handler(void);
+void SVC_Handler(void);
+void DebugMon_Handler(void);
+void PendSV_Handler(void);
+/* port.c: counts SysTick wraps (cm_systick_ticks). */
+void SysTick_Handler(void);
+
+/* Entries 0..15: initial SP, reset and the system exceptions, on every port. */
+#define CM_CORE_VECTORS                                                      \
+    [0] = {.stack_top = __StackTop},                                         \
+    [1] = {.handler = Reset_Handler},                                        \
+    [2] = {.handler = NMI_Handler},                                          \
+    [3] = {.handler = HardFault_Handler},                                    \
+    [4] = {.handler = MemManage_Handler},                                    \
+    [5] = {.handler = BusFault_Handler},                                     \
+    [6] = {.handler = UsageFault_Handler},                                   \
+    [7] = {.handler = SecureFault_Handler}, /* ARMv8-M; reserved on v7-M */  \
+    [11] = {.handler = SVC_Handler},                                         \
+    [12] = {.handler = DebugMon_Handler},                                    \
+    [14] = {.handler = PendSV_Handler},                                      \
+    [15] = {.handler = SysTick_Handler}
+
+/* Unused external interrupts, for the tables' positional IRQ entries. */
+#define CM_DH {.handler = Default_Handler}
+#define CM_DH2 CM_DH, CM_DH
+#define CM_DH4 CM_DH2, CM_DH2
+#define CM_DH8 CM_DH4, CM_DH4
+#define CM_DH16 CM_DH8, CM_DH8
+#define CM_DH32 CM_DH16, CM_DH16
+
+/*
+ * Provided by each port.c for cortex_m.c's fault report: one byte to the UART
+ * without interrupts, bounded wait, usable before mcb_port_init (then it may
+ * simply drop the byte).
  */
 void cm_fault_putc(uint8_t c);
 
