@@ -54,7 +54,7 @@ def cmd_build(args: argparse.Namespace, out: Console) -> int:
     out.print(f"[bold]{board.name}[/bold]: {result.elf}")
     out.print(f"  flash {size.flash_bytes:,} bytes (text {size.text:,} + data {size.data:,})")
     out.print(f"  RAM   {size.ram_bytes:,} bytes (data {size.data:,} + bss {size.bss:,}, "
-              "incl. stack; the rest is the model/arena pool)")
+              "incl. stack)")
     return 0
 
 
