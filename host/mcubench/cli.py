@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -23,6 +24,7 @@ from mcubench.boards import all_boards, get_board
 from mcubench.build import build_firmware, firmware_elf
 from mcubench.emulator import emulator_for
 from mcubench.errors import McubenchError, exit_code_for
+from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subgraph_macs
 from mcubench.protocol.codes import Capability
 from mcubench.session import Session, open_session
 
@@ -108,6 +110,120 @@ def cmd_info(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def inspect_record(path: Path, model: Model) -> dict[str, Any]:
+    """What ``inspect --json`` prints: ops, tensors, MACs and the arena estimate."""
+    subgraphs = []
+    for sg in model.subgraphs:
+        macs = subgraph_macs(sg)
+        subgraphs.append({
+            "index": sg.index,
+            "name": sg.name,
+            "inputs": list(sg.inputs),
+            "outputs": list(sg.outputs),
+            "macs": sum(macs),
+            "operators": [
+                {"index": op.index, "op": op.op, "custom": op.custom, "inputs": list(op.inputs),
+                 "outputs": list(op.outputs), "macs": op_macs, "options": _plain(op.options)}
+                for op, op_macs in zip(sg.operators, macs, strict=True)
+            ],
+            "tensors": [_tensor_record(t) for t in sg.tensors],
+        })
+    return {
+        "model": str(path),
+        "sha256": model.sha256,
+        "size_bytes": model.size_bytes,
+        "schema_version": model.version,
+        "description": model.description,
+        "constant_bytes": model.constant_bytes,
+        "subgraphs": subgraphs,
+        "macs_total": sum(sg["macs"] for sg in subgraphs),
+        "arena_bytes_estimate": plan_arena(model).peak_bytes,
+    }
+
+
+def _tensor_record(t: Tensor) -> dict[str, Any]:
+    q = t.quantization
+    return {
+        "index": t.index, "name": t.name, "dtype": t.dtype, "shape": list(t.shape),
+        "shape_signature": list(t.shape_signature), "buffer": t.buffer,
+        "constant": t.is_constant, "variable": t.is_variable, "bytes": t.nbytes,
+        "quantization": None if q is None else {
+            "scales": list(q.scales), "zero_points": list(q.zero_points),
+            "quantized_dimension": q.quantized_dimension,
+        },
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Options (read-only mappings, tuples) as JSON-ready dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def cmd_inspect(args: argparse.Namespace, out: Console) -> int:
+    path = Path(args.model)
+    model = load_model(path)
+    record = inspect_record(path, model)
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    n = len(model.subgraphs)
+    out.print(f"[bold]{escape(path.name)}[/bold]: {model.size_bytes:,} bytes, schema "
+              f"v{model.version}, {escape(repr(model.description))}, "
+              f"{n} subgraph{'s' if n != 1 else ''}")
+    out.print(f"sha256 {model.sha256}")
+    out.print(f"constants: {model.constant_bytes:,} bytes in {len(model.buffer_sizes)} buffers")
+    for sg, sg_record in zip(model.subgraphs, record["subgraphs"], strict=True):
+        _print_subgraph(out, sg, sg_record, show_macs=n > 1)
+    out.print(f"[bold]MACs[/bold]: {record['macs_total']:,} per inference")
+    out.print(f"[bold]arena estimate[/bold]: {record['arena_bytes_estimate']:,} bytes "
+              "(activations and scratch, placed as TFLM's greedy planner does; "
+              "persistent part not included)")
+    return 0
+
+
+def _print_subgraph(out: Console, sg: Subgraph, record: dict[str, Any], show_macs: bool) -> None:
+    table = Table("#", "op", "input shapes -> output shapes",
+                  title=f"subgraph {sg.index} {escape(repr(sg.name))}: "
+                        f"{len(sg.operators)} operators, {len(sg.tensors)} tensors",
+                  caption="constant operands dimmed, - marks an absent optional input")
+    table.add_column("MACs", justify="right")
+    for op, op_record in zip(sg.operators, record["operators"], strict=True):
+        ins = ", ".join(_shape_cell(sg, t) for t in op.inputs)
+        outs = ", ".join(_shape_cell(sg, t) for t in op.outputs)
+        table.add_row(str(op.index), escape(op.op), f"{ins} -> {outs}",
+                      f"{op_record['macs']:,}")
+    out.print(table)
+    for title, indices in (("inputs", sg.inputs), ("outputs", sg.outputs)):
+        out.print(f"{title}:" if indices else f"{title}: none")
+        for t in indices:
+            out.print(f"  {_tensor_line(sg.tensors[t])}")
+    if show_macs:
+        out.print(f"subgraph {sg.index}: {record['macs']:,} MACs")
+
+
+def _shape_cell(sg: Subgraph, index: int) -> str:
+    if index < 0:
+        return "-"
+    t = sg.tensors[index]
+    text = "x".join(str(d) for d in t.shape) or "scalar"
+    return f"[dim]{text}[/dim]" if t.is_constant else text
+
+
+def _tensor_line(t: Tensor) -> str:
+    q = t.quantization
+    if q is None:
+        quant = "not quantised"
+    elif q.per_channel:
+        quant = f"{len(q.scales)} scales along dimension {q.quantized_dimension}"
+    else:
+        quant = f"scale {q.scales[0]:.7g}, zero point {q.zero_points[0]}"  # float32: 7 digits
+    return f"#{t.index} {escape(repr(t.name))} {t.dtype} {list(t.shape)} {quant}"
+
+
 def _tracer(args: argparse.Namespace) -> Callable[[str], None] | None:
     if not args.trace:
         return None
@@ -148,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-build", action="store_true", help="use the firmware already built")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_info)
+
+    p = sub.add_parser("inspect", help="show a .tflite model's operators, tensors, MACs, arena")
+    p.add_argument("model", metavar="MODEL", help="a .tflite file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_inspect)
     return parser
 
 

@@ -71,6 +71,12 @@ class IntegrityError(ProtocolError):
     """Data arrived but its checksum does not match what was sent."""
 
 
+class ModelError(McubenchError):
+    """A .tflite file is malformed, or uses something mcubench does not support."""
+
+    exit_code = 8
+
+
 def exit_code_for(error: BaseException) -> int:
     """The process exit code for an error escaping the CLI."""
     if isinstance(error, McubenchError):
