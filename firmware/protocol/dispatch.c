@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mcb/crc.h"
+#include "mcb/msg.h"
 #include "mcb/protocol_defs.h"
 #include "mcb/version.h"
 
@@ -67,67 +68,6 @@ static bool range_ok(uint32_t off, uint32_t len, uint32_t size)
     return off <= size && len <= size - off;
 }
 
-/* ---- error messages (no printf on the device) -------------------------- */
-
-typedef struct {
-    char text[MSG_MAX];
-    size_t len;
-} msg_buf;
-
-static void msg_char(msg_buf *m, char c)
-{
-    if (m->len < MSG_MAX) {
-        m->text[m->len++] = c;
-    }
-}
-
-static void msg_str(msg_buf *m, const char *s)
-{
-    while (*s != '\0') {
-        msg_char(m, *s++);
-    }
-}
-
-static void msg_u32(msg_buf *m, uint32_t v)
-{
-    char digits[10];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    while (n > 0) {
-        msg_char(m, digits[--n]);
-    }
-}
-
-static void msg_hex8(msg_buf *m, uint32_t v)
-{
-    static const char hex[] = "0123456789abcdef";
-    msg_str(m, "0x");
-    msg_char(m, hex[(v >> 4) & 0xFu]);
-    msg_char(m, hex[v & 0xFu]);
-}
-
-/* Appends fmt with "%u" -> next argument in decimal, "%x" -> 0xNN (one byte). */
-static void msg_fmt(msg_buf *m, const char *fmt, uint32_t a, uint32_t b, uint32_t c)
-{
-    const uint32_t args[3] = {a, b, c};
-    size_t next = 0;
-    for (; *fmt != '\0'; fmt++) {
-        if (fmt[0] == '%' && (fmt[1] == 'u' || fmt[1] == 'x') && next < 3) {
-            if (fmt[1] == 'u') {
-                msg_u32(m, args[next++]);
-            } else {
-                msg_hex8(m, args[next++]);
-            }
-            fmt++;
-        } else {
-            msg_char(m, *fmt);
-        }
-    }
-}
-
 static const char *op_name(uint8_t opcode)
 {
     switch (opcode) {
@@ -151,7 +91,7 @@ static mcb_status reply(const mcb_proto *p, const mcb_frame_event *ev, const uin
 }
 
 static mcb_status reply_error(const mcb_proto *p, const mcb_frame_event *ev, uint16_t code,
-                              const msg_buf *m)
+                              const mcb_msg *m)
 {
     uint8_t head[3];
     put_u16(head, code);
@@ -163,8 +103,10 @@ static mcb_status reply_error(const mcb_proto *p, const mcb_frame_event *ev, uin
 static mcb_status fail(const mcb_proto *p, const mcb_frame_event *ev, uint16_t code,
                        const char *fmt, uint32_t a, uint32_t b, uint32_t c)
 {
-    msg_buf m = {.len = 0};
-    msg_fmt(&m, fmt, a, b, c);
+    char text[MSG_MAX + 1];
+    mcb_msg m;
+    mcb_msg_init(&m, text, sizeof text);
+    mcb_msg_fmt(&m, fmt, a, b, c);
     return reply_error(p, ev, code, &m);
 }
 
@@ -175,9 +117,11 @@ static bool bad_length(const mcb_proto *p, const mcb_frame_event *ev, uint16_t w
     if (ev->len == want) {
         return false;
     }
-    msg_buf m = {.len = 0};
-    msg_str(&m, op_name(ev->opcode));
-    msg_fmt(&m, " payload must be %u bytes, got %u", want, ev->len, 0);
+    char text[MSG_MAX + 1];
+    mcb_msg m;
+    mcb_msg_init(&m, text, sizeof text);
+    mcb_msg_str(&m, op_name(ev->opcode));
+    mcb_msg_fmt(&m, " payload must be %u bytes, got %u", want, ev->len, 0);
     *st = reply_error(p, ev, MCB_E_BAD_LENGTH, &m);
     return true;
 }

@@ -9,6 +9,7 @@ typedef enum {
     MCB_ERR_STATE = -3,   /* the call is not valid in the current state */
     MCB_ERR_IO = -4,      /* the port could not move bytes */
     MCB_ERR_TIMEOUT = -5, /* a deadline passed */
+    MCB_ERR_FORMAT = -6,  /* input data (a model file) is malformed: details in its error struct */
 } mcb_status;
 
 #endif
