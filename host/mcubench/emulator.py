@@ -92,9 +92,17 @@ class Emulator(ABC):
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def check_alive(self) -> None:
-        """Raise EmulatorError, with the emulator's own words, if it has exited."""
-        if self._proc is not None and self._proc.poll() is not None:
+    def check_alive(self, grace_s: float = 0.0) -> None:
+        """Raise EmulatorError, with the emulator's own words, if it has exited.
+
+        ``grace_s`` waits that long for an exit already under way: a dying QEMU resets
+        its socket before the process is gone.
+        """
+        if self._proc is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=grace_s)
+        if self._proc.poll() is not None:
             detail = self.stderr_text() or "(no output)"
             raise EmulatorError(
                 f"{self.board.name} emulator exited with status {self._proc.returncode}:\n"

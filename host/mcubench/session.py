@@ -81,7 +81,7 @@ def open_session(
         except TransportError as exc:
             # A dead emulator explains a dead link better than the link does.
             try:
-                emulator.check_alive()
+                emulator.check_alive(grace_s=2.0)
             except EmulatorError as died:
                 raise died from exc
             raise
