@@ -45,10 +45,15 @@ SHARED_MODELS: dict[str, SharedModel] = {
 }
 
 
+def models_folder() -> Path:
+    """Where the shared models should be, whether or not they are there."""
+    override = os.environ.get("MCUBENCH_MODELS")
+    return Path(override) if override else project_root().parent / "shared" / "models"
+
+
 def models_dir() -> Path:
     """The shared models folder; skips the calling test when it is absent."""
-    override = os.environ.get("MCUBENCH_MODELS")
-    folder = Path(override) if override else project_root().parent / "shared" / "models"
+    folder = models_folder()
     if not folder.is_dir():
         pytest.skip(f"shared models not found at {folder} (set MCUBENCH_MODELS to their folder)")
     return folder

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -31,27 +30,18 @@ import flatbuffers
 import pytest
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
 
-from mcubench.boards import project_root
+from .models import SHARED_MODELS, model_path, models_folder
+from .native_tools import ROOT, SANITIZE, SANITIZER_ENV, build_tool
 
-from .models import SHARED_MODELS, model_path
-
-ROOT = project_root()
-TOOL = ROOT / ".build" / "native" / "model_dump"
 SEEDS = ROOT / "tests" / "fuzz" / "corpus_model"
 MSG_SIZE = 96  # MCB_MODEL_MSG_SIZE, NUL included
 MCB_ERR_ARG = -1
 MCB_ERR_FORMAT = -6
-# Sanitizer reports get their own exit codes: 1 means "model rejected".
-SANITIZER_ENV = {
-    "ASAN_OPTIONS": "exitcode=86:detect_leaks=1:abort_on_error=0",
-    "UBSAN_OPTIONS": "halt_on_error=1:exitcode=87:print_stacktrace=1",
-}
 
 
 def model_names() -> list[str]:
     """The models of the shared README, plus any other .tflite in the folder."""
-    override = os.environ.get("MCUBENCH_MODELS")
-    folder = Path(override) if override else ROOT.parent / "shared" / "models"
+    folder = models_folder()
     extra = {p.name for p in folder.glob("*.tflite")} if folder.is_dir() else set()
     return sorted(set(SHARED_MODELS) | extra)
 
@@ -73,17 +63,8 @@ ERROR_NAMES = error_names()
 @pytest.fixture(scope="session")
 def model_dump() -> Path:
     """tests/native/model_dump.c with ASan + UBSan, built once per session."""
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not installed")
-    sources = [*sorted((ROOT / "firmware" / "runtime").glob("*.c")),
-               ROOT / "firmware" / "protocol" / "crc.c", ROOT / "tests" / "native" / "model_dump.c"]
-    TOOL.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["gcc", "-std=c11", "-O1", "-g", "-fsanitize=address,undefined",
-           "-fno-sanitize-recover=all", "-Wall", "-Wextra", "-Werror",
-           f"-I{ROOT / 'firmware' / 'include'}", *map(str, sources), "-o", str(TOOL)]
-    built = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    return TOOL
+    # protocol/ for crc.c: the dump prints a CRC of each buffer.
+    return build_tool("model_dump", "model_dump.c", ["runtime", "protocol"], *SANITIZE)
 
 
 @dataclass

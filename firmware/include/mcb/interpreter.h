@@ -1,0 +1,126 @@
+/*
+ * Interpreter: runs subgraph 0 of an opened model (mcb/model.h) with the
+ * kernels of a registry (mcb/kernel.h), in one caller-owned arena.
+ *
+ * Arena layout, as in TFLM:
+ *
+ *   arena                                                     arena + bytes
+ *   | pad | head: activations + scratch (planned) | ... | tail: persistent |
+ *
+ * The head starts 16-byte aligned and holds what mcb/planner.h places; while
+ * planning it holds the planner's own array (temporary). The tail grows down
+ * from the end: the node table, the kernels' data, the tensor table.
+ * required_bytes = pad + persistent + max(peak, planner array).
+ *
+ * mcb_interpreter_init checks, in this order, before anything runs: that
+ * every operator has a kernel (else UNSUPPORTED_OP naming the operator and
+ * the node), every kernel's prepare (PREPARE), the plan (PLAN), the arena
+ * (ARENA: "arena too small: need N bytes, have M"; N is exact unless the
+ * arena cannot even hold the node table and the planner's array, then the
+ * message says "need at least").
+ */
+#ifndef MCB_INTERPRETER_H
+#define MCB_INTERPRETER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcb/kernel.h"
+#include "mcb/model.h"
+#include "mcb/status.h"
+
+#define MCB_INTERP_MSG_SIZE 96u
+
+/* X(name, value): why init or invoke failed. */
+#define MCB_INTERP_ERRORS(X)                                                        \
+    X(NONE, 0)                                                                      \
+    X(ARG, 1)            /* NULL pointer, model not open, no subgraph */             \
+    X(STATE, 2)          /* invoke before a successful init */                      \
+    X(UNSUPPORTED_OP, 3) /* no kernel for an operator (or for its input type) */    \
+    X(PREPARE, 4)        /* a kernel rejected its node */                           \
+    X(PLAN, 5)           /* the model cannot be planned (see mcb/planner.h) */      \
+    X(ARENA, 6)          /* arena too small */                                      \
+    X(INVOKE, 7)         /* a kernel failed while running */
+
+#define MCB_DEFINE_ENUM_ITEM(name, value) MCB_INTERP_E_##name = value,
+typedef enum { MCB_INTERP_ERRORS(MCB_DEFINE_ENUM_ITEM) } mcb_interp_errcode;
+#undef MCB_DEFINE_ENUM_ITEM
+
+typedef struct {
+    mcb_interp_errcode code;
+    int32_t node;           /* operator index in subgraph 0, or -1 */
+    uint32_t arena_need;    /* ARENA: bytes needed (a lower bound if !arena_need_exact) */
+    bool arena_need_exact;
+    char message[MCB_INTERP_MSG_SIZE]; /* "node 3 (CONV_2D): operator not supported ..." */
+} mcb_interp_error;
+
+/* Arena figures, valid after a successful init. */
+typedef struct {
+    uint32_t arena_bytes;     /* as given */
+    uint32_t nonpersistent_bytes; /* peak of the planned head (TFLM's "head") */
+    uint32_t scratch_bytes;   /* of which scratch buffers (sum of their sizes, not a peak) */
+    uint32_t persistent_bytes; /* the tail */
+    uint32_t planner_bytes;   /* the planner's temporary array in the head */
+    uint32_t required_bytes;  /* the smallest arena this model fits in, at this address */
+} mcb_arena_stats;
+
+/* A tensor of subgraph 0. */
+typedef struct {
+    uint8_t *data;          /* writable bytes in the arena; NULL for constants and empty tensors */
+    const uint8_t *cdata;   /* readable bytes: data, or the constant in the model */
+    uint32_t bytes;
+    mcb_tensor_type type;
+    const int32_t *shape;   /* in the model */
+    uint32_t rank;
+} mcb_tensor_view;
+
+/* Fill with mcb_interpreter_init; treat as opaque. Offsets are from arena. */
+struct mcb_interpreter {
+    const mcb_model *model;
+    const mcb_kernel_registry *registry;
+    uint8_t *arena;
+    uint32_t arena_bytes;
+    uint32_t head;           /* the head's start (16-byte aligned address) */
+    uint32_t tail;           /* the tail's lowest byte so far */
+    uint32_t end;            /* end of the usable arena (8-byte aligned address) */
+    uint64_t missing;        /* persistent bytes asked for and not available */
+    bool out_of_arena;       /* set by a failed persistent allocation */
+    mcb_node *nodes;         /* n_nodes, first thing in the tail */
+    uint32_t n_nodes;
+    const uint8_t **tensors; /* data of every tensor of subgraph 0, NULL if none */
+    uint32_t n_tensors;
+    mcb_interp_error *err;   /* where kernels report, during init and invoke */
+    mcb_arena_stats stats;
+    bool ready;
+};
+
+/*
+ * Prepares subgraph 0 of model (opened, kept unchanged while in use) in
+ * arena[0..arena_bytes). MCB_OK, or MCB_ERR_ARG (bad arguments, unsupported,
+ * rejected, not plannable) / MCB_ERR_RANGE (arena too small) with *err (may
+ * be NULL) saying why.
+ */
+mcb_status mcb_interpreter_init(mcb_interpreter *it, const mcb_model *model, void *arena,
+                                size_t arena_bytes, const mcb_kernel_registry *registry,
+                                mcb_interp_error *err);
+
+/* Runs every node once. */
+mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err);
+
+/* Tensor t of subgraph 0: MCB_ERR_ARG if out of range, MCB_ERR_STATE before init. */
+mcb_status mcb_interpreter_tensor(const mcb_interpreter *it, uint32_t t, mcb_tensor_view *out);
+
+/* Subgraph 0's inputs and outputs: their count, and tensor index i (-1 if out of range). */
+uint32_t mcb_interpreter_input_count(const mcb_interpreter *it);
+uint32_t mcb_interpreter_output_count(const mcb_interpreter *it);
+int32_t mcb_interpreter_input(const mcb_interpreter *it, uint32_t i);
+int32_t mcb_interpreter_output(const mcb_interpreter *it, uint32_t i);
+
+/* MCB_ERR_STATE before a successful init. */
+mcb_status mcb_interpreter_arena(const mcb_interpreter *it, mcb_arena_stats *out);
+
+/* "UNSUPPORTED_OP" etc.; "?" for an unknown code. */
+const char *mcb_interp_error_name(mcb_interp_errcode code);
+
+#endif

@@ -1,0 +1,10 @@
+/* The reference kernels' entry points, listed in registry.c. */
+#ifndef MCB_KERNELS_REFERENCE_H
+#define MCB_KERNELS_REFERENCE_H
+
+#include "mcb/kernel.h"
+
+mcb_status mcb_fully_connected_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_fully_connected_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
+
+#endif
