@@ -26,17 +26,24 @@ def raw_header(opcode: int, seq: int, length: int) -> bytes:
     return b"\xa5\x5a" + fields + bytes((crc8(fields),))
 
 
-def next_frame(device: Device, timeout: float = 5.0) -> Frame:
+def next_frame(device: Device, seq: int, timeout: float = 5.0) -> Frame:
+    """The device's answer with ``seq``; late answers to retried HELLOs are skipped."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in device.transport.receive(0.05):
-            if isinstance(event, Frame):
+            if isinstance(event, Frame) and event.seq == seq:
                 return event
-    raise AssertionError(f"no frame from the device within {timeout} s")
+    raise AssertionError(f"no frame with seq {seq} from the device within {timeout} s")
+
+
+def drain(device: Device, quiet_s: float = 0.3) -> None:
+    """Drop what is still on the line (a late answer to a retried HELLO, say)."""
+    while device.transport.receive(quiet_s):
+        pass
 
 
 def expect_error(device: Device, seq: int, code: ErrorCode) -> str:
-    frame = next_frame(device)
+    frame = next_frame(device, seq)
     assert frame.opcode == OPCODE_ERROR, f"expected ERROR, got opcode 0x{frame.opcode:02x}"
     assert frame.seq == seq
     error = decode_error(frame.payload)
@@ -73,6 +80,7 @@ def test_random_bytes_never_wedge_the_device(board: str, boot: BootFn) -> None:
 @pytest.mark.parametrize("board", BOARDS)
 def test_bad_crc_gets_bad_crc(board: str, boot: BootFn) -> None:
     with boot(board) as (_, device):
+        drain(device)
         frame = bytearray(encode_frame(Opcode.PING, 17, b"hello"))
         frame[-1] ^= 0xFF
         device.transport.write(bytes(frame))
@@ -84,6 +92,7 @@ def test_bad_crc_gets_bad_crc(board: str, boot: BootFn) -> None:
 def test_oversize_length_gets_frame_too_large(board: str, boot: BootFn) -> None:
     with boot(board) as (_, device):
         too_long = device.info().max_payload + 1
+        drain(device)
         device.transport.write(raw_header(Opcode.PING, 33, too_long))
         assert str(too_long) in expect_error(device, 33, ErrorCode.FRAME_TOO_LARGE)
         still_works(device)
@@ -100,6 +109,7 @@ def test_unknown_opcode_is_named(board: str, boot: BootFn) -> None:
 @pytest.mark.parametrize("board", BOARDS)
 def test_truncated_frame_times_out_and_the_next_request_works(board: str, boot: BootFn) -> None:
     with boot(board) as (_, device):
+        drain(device)
         frame = encode_frame(Opcode.PING, 44, bytes(200))
         device.transport.write(frame[:60])  # header and part of the payload, then silence
         expect_error(device, 44, ErrorCode.FRAME_TIMEOUT)
