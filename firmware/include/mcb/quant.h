@@ -42,6 +42,12 @@ mcb_status mcb_quantize_multiplier(double real, int32_t *multiplier, int32_t *sh
 /* x * multiplier * 2^(shift - 31), rounded as TFLM rounds. */
 int32_t mcb_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
 
+/* gemmlowp's SaturatingRoundingDoublingHighMul: (a * b * 2) >> 32, rounded to nearest. */
+int32_t mcb_fx_srdhm(int32_t a, int32_t b);
+
+/* gemmlowp's RoundingDivideByPOT: x / 2^exponent, ties away from zero; exponent 0..31. */
+int32_t mcb_fx_rdbpot(int32_t x, int32_t exponent);
+
 /*
  * [*act_min, *act_max]: the fused activation's range quantised with the
  * output's scale and zero point, within [qmin, qmax]. TANH and SIGN_BIT

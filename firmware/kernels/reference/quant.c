@@ -90,9 +90,9 @@ mcb_status mcb_quantize_multiplier(double real, int32_t *multiplier, int32_t *sh
     return MCB_OK;
 }
 
-#if !MCB_SINGLE_ROUNDING
+/* Shared with the fixed-point kernels (softmax): gemmlowp's two rounding primitives. */
 /* gemmlowp's SaturatingRoundingDoublingHighMul: (a * b * 2) >> 32, rounded to nearest. */
-static int32_t srdhm(int32_t a, int32_t b)
+int32_t mcb_fx_srdhm(int32_t a, int32_t b)
 {
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
@@ -105,7 +105,7 @@ static int32_t srdhm(int32_t a, int32_t b)
 }
 
 /* gemmlowp's RoundingDivideByPOT: x / 2^exponent, ties away from zero; exponent 0..31. */
-static int32_t rdbpot(int32_t x, int32_t exponent)
+int32_t mcb_fx_rdbpot(int32_t x, int32_t exponent)
 {
     const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1u);
     const int32_t remainder = x & mask;
@@ -113,7 +113,6 @@ static int32_t rdbpot(int32_t x, int32_t exponent)
     /* >> on a negative int is arithmetic on every compiler we target (GCC, Clang). */
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
-#endif
 
 int32_t mcb_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift)
 {
@@ -126,7 +125,7 @@ int32_t mcb_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int3
     const int32_t right = shift > 0 ? 0 : -shift;
     /* TFLM's x * (1 << left) wraps on overflow in practice: so does this, without UB. */
     const int32_t shifted = (int32_t)((uint32_t)x << left);
-    return rdbpot(srdhm(shifted, multiplier), right);
+    return mcb_fx_rdbpot(mcb_fx_srdhm(shifted, multiplier), right);
 #endif
 }
 

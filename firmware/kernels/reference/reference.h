@@ -6,5 +6,18 @@
 
 mcb_status mcb_fully_connected_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
 mcb_status mcb_fully_connected_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_conv_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_conv_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_depthwise_conv_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_depthwise_conv_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
+
+mcb_status mcb_softmax_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_softmax_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_reshape_prepare(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_reshape_invoke(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_average_pool_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_average_pool_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_max_pool_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
+mcb_status mcb_max_pool_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
 
 #endif

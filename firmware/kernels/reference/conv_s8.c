@@ -1,0 +1,70 @@
+/*
+ * CONV_2D, int8 input and output, int8 filter [out_d, kh, kw, in_d / groups]
+ * with per-tensor or per-channel (dimension 0) scales, optional int32 bias;
+ * strides, dilation, SAME / VALID padding, fused activation, groups.
+ *
+ * Bit-exact with TFLM's reference_integer_ops::ConvPerChannel: the loops run
+ * in its order, padding is skipped (not read as zero point), the filter zero
+ * point is ignored, the int32 accumulator wraps (unsigned here, so no UB).
+ * Prepare is shared with DEPTHWISE_CONV_2D (conv_common.c).
+ */
+#include "conv_common.h"
+#include "reference.h"
+
+mcb_status mcb_conv_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
+{
+    return mcb_conv_prepare_s8(ctx, node, false);
+}
+
+mcb_status mcb_conv_s8_invoke(mcb_interpreter *ctx, mcb_node *node)
+{
+    const mcb_conv_params *p = node->user_data;
+    const int8_t *in = mcb_kernel_input(ctx, node, MCB_CONV_IN_INPUT);
+    const int8_t *filter = mcb_kernel_input(ctx, node, MCB_CONV_IN_FILTER);
+    const uint8_t *bias = mcb_kernel_input(ctx, node, MCB_CONV_IN_BIAS);
+    int8_t *out = mcb_kernel_output(ctx, node, 0);
+    if (p == NULL || in == NULL || filter == NULL || out == NULL ||
+        (bias == NULL && mcb_kernel_has_input(node, MCB_CONV_IN_BIAS))) {
+        return MCB_ERR_STATE;
+    }
+    const int32_t fd = p->filter_in_d;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in_b = &in[(size_t)b * (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_d];
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            for (int32_t ox = 0; ox < p->out_w; ox++) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                for (int32_t oc = 0; oc < p->out_d; oc++) {
+                    const int32_t in_c0 = (oc / p->filters_per_group) * fd; /* the group's first channel */
+                    const int8_t *w = &filter[(size_t)oc * (size_t)p->k_h * (size_t)p->k_w * (size_t)fd];
+                    uint32_t acc = 0;
+                    for (int32_t ky = 0; ky < p->k_h; ky++) {
+                        const int32_t y = y0 + p->dil_h * ky;
+                        if (y < 0 || y >= p->in_h) {
+                            continue; /* zero padding: the term is left out */
+                        }
+                        for (int32_t kx = 0; kx < p->k_w; kx++) {
+                            const int32_t x = x0 + p->dil_w * kx;
+                            if (x < 0 || x >= p->in_w) {
+                                continue;
+                            }
+                            const int8_t *xv =
+                                &in_b[((size_t)y * (size_t)p->in_w + (size_t)x) * (size_t)p->in_d +
+                                      (size_t)in_c0];
+                            const int8_t *wv = &w[((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)fd];
+                            for (int32_t ic = 0; ic < fd; ic++) {
+                                acc += (uint32_t)(wv[ic] * (xv[ic] + p->input_offset));
+                            }
+                        }
+                    }
+                    if (bias != NULL) {
+                        acc += (uint32_t)mcb_conv_bias(bias, oc);
+                    }
+                    out[(((size_t)b * (size_t)p->out_h + (size_t)oy) * (size_t)p->out_w + (size_t)ox) *
+                            (size_t)p->out_d + (size_t)oc] = mcb_conv_requantize(p, acc, oc);
+                }
+            }
+        }
+    }
+    return MCB_OK;
+}
