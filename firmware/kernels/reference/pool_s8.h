@@ -26,7 +26,12 @@ typedef struct {
     int32_t act_max;
 } mcb_pool_s8;
 
+typedef enum { MCB_POOL_AVERAGE, MCB_POOL_MAX } mcb_pool_kind;
+
 /* Checks the node as TFLM's PoolingPrepare does and fills node->user_data. */
 mcb_status mcb_pool_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
+
+/* TFLM's reference_integer_ops::AveragePool or MaxPool over the prepared node. */
+mcb_status mcb_pool_s8_invoke(mcb_interpreter *ctx, mcb_node *node, mcb_pool_kind kind);
 
 #endif
