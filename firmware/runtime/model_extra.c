@@ -79,3 +79,12 @@ const char *mcb_tensor_type_name(int32_t type)
     }
     return type_names[type];
 }
+
+uint32_t mcb_tensor_elements(const mcb_tensor_info *t)
+{
+    uint32_t n = 1;
+    for (uint32_t i = 0; i < t->rank; i++) {
+        n *= (uint32_t)t->shape[i]; /* cannot wrap: the model reader bounds the product */
+    }
+    return n;
+}

@@ -17,6 +17,8 @@
 #include <float.h>
 
 #include "conv_common.h"
+
+#include "mcb/model_extra.h"
 #include "mcb/quant.h"
 
 #define OPTIONS_CONV_2D 1           /* BuiltinOptions.Conv2DOptions */
@@ -53,18 +55,6 @@ static mcb_status read_options(const mcb_operator_info *op, bool depthwise, conv
 }
 
 /* Elements of a tensor, -1 past an int32. */
-static int64_t elements(const mcb_tensor_info *t)
-{
-    int64_t n = 1;
-    for (uint32_t i = 0; i < t->rank; i++) {
-        n *= t->shape[i];
-        if (n > INT32_MAX) {
-            return -1;
-        }
-    }
-    return n;
-}
-
 /* Every dimension of a rank-4 tensor >= 1, and its size an int32. */
 static bool rank4(const mcb_tensor_info *t)
 {
@@ -76,7 +66,7 @@ static bool rank4(const mcb_tensor_info *t)
             return false;
         }
     }
-    return elements(t) > 0;
+    return mcb_tensor_elements(t) > 0;
 }
 
 static bool is_int8(int64_t v)
@@ -191,7 +181,7 @@ mcb_status mcb_conv_prepare_s8(mcb_interpreter *ctx, mcb_node *node, bool depthw
         }
         filters_per_group = out_d / groups;
     }
-    if (has_bias && elements(&bias) != out_d) {
+    if (has_bias && (int64_t)mcb_tensor_elements(&bias) != out_d) {
         return mcb_kernel_reject(ctx, node, "bias must have %u elements", (uint32_t)out_d, 0, 0);
     }
     int32_t pad_h;

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "mcb/model_extra.h"
 #include "reference.h"
 
 #define OPTIONS_RESHAPE 17 /* BuiltinOptions.ReshapeOptions */
@@ -17,18 +18,6 @@
 typedef struct {
     uint32_t bytes;
 } reshape_data;
-
-static uint64_t elements(const mcb_tensor_info *t)
-{
-    uint64_t n = 1;
-    for (uint32_t i = 0; i < t->rank; i++) {
-        n *= (uint64_t)t->shape[i];
-        if (n > 0x7FFFFFFFu) {
-            return UINT64_MAX;
-        }
-    }
-    return n;
-}
 
 mcb_status mcb_reshape_prepare(mcb_interpreter *ctx, mcb_node *node)
 {
@@ -53,10 +42,10 @@ mcb_status mcb_reshape_prepare(mcb_interpreter *ctx, mcb_node *node)
     if (bits == 0u || bits % 8u != 0u) {
         return mcb_kernel_reject(ctx, node, "type %u not supported", in.type, 0, 0);
     }
-    const uint64_t n = elements(&in);
-    if (n != elements(&out) || n > 0x7FFFFFFFu / (bits / 8u)) {
-        return mcb_kernel_reject(ctx, node, "input has %u elements, output %u", (uint32_t)n,
-                                 (uint32_t)elements(&out), 0);
+    const uint32_t n = mcb_tensor_elements(&in);
+    if (n != mcb_tensor_elements(&out) || n > 0x7FFFFFFFu / (bits / 8u)) {
+        return mcb_kernel_reject(ctx, node, "input has %u elements, output %u", n,
+                                 mcb_tensor_elements(&out), 0);
     }
     reshape_data *d = mcb_kernel_alloc_persistent(ctx, sizeof *d);
     if (d == NULL) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mcb/quant.h"
+#include "mcb/model_extra.h"
 #include "reference.h"
 
 #define OPTIONS_SOFTMAX 9 /* BuiltinOptions.SoftmaxOptions */
@@ -105,18 +106,6 @@ static int32_t one_over_one_plus_x(int32_t a)
 
 /* ---- kernel -------------------------------------------------------------------------- */
 
-static uint64_t elements(const mcb_tensor_info *t)
-{
-    uint64_t n = 1;
-    for (uint32_t i = 0; i < t->rank; i++) {
-        n *= (uint64_t)t->shape[i];
-        if (n > 0x7FFFFFFFu) {
-            return UINT64_MAX;
-        }
-    }
-    return n;
-}
-
 mcb_status mcb_softmax_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
 {
     mcb_operator_info op;
@@ -146,8 +135,8 @@ mcb_status mcb_softmax_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
         return mcb_kernel_reject(ctx, node, "output must have scale 1/256 and zero point -128",
                                  0, 0, 0);
     }
-    const uint64_t n = elements(&in);
-    if (in.rank < 1 || out.rank < 1 || n != elements(&out) || n > 0x7FFFFFFFu ||
+    const uint32_t n = mcb_tensor_elements(&in);
+    if (in.rank < 1 || out.rank < 1 || n != mcb_tensor_elements(&out) || n > 0x7FFFFFFFu ||
         in.shape[in.rank - 1] != out.shape[out.rank - 1]) {
         return mcb_kernel_reject(ctx, node, "input and output shapes differ", 0, 0, 0);
     }
