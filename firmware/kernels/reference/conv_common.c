@@ -278,3 +278,17 @@ int8_t mcb_conv_requantize(const mcb_conv_params *p, uint32_t acc, int32_t chann
     v = v < p->act_min ? p->act_min : v > p->act_max ? p->act_max : v;
     return (int8_t)v;
 }
+
+mcb_status mcb_conv_io_get(mcb_interpreter *ctx, mcb_node *node, mcb_conv_io *io)
+{
+    io->p = node->user_data;
+    io->in = mcb_kernel_input(ctx, node, MCB_CONV_IN_INPUT);
+    io->filter = mcb_kernel_input(ctx, node, MCB_CONV_IN_FILTER);
+    io->bias = mcb_kernel_input(ctx, node, MCB_CONV_IN_BIAS);
+    io->out = mcb_kernel_output(ctx, node, 0);
+    if (io->p == NULL || io->in == NULL || io->filter == NULL || io->out == NULL ||
+        (io->bias == NULL && mcb_kernel_has_input(node, MCB_CONV_IN_BIAS))) {
+        return MCB_ERR_STATE;
+    }
+    return MCB_OK;
+}

@@ -41,6 +41,18 @@ typedef struct {
 /* Prepare of CONV_2D (depthwise false) or DEPTHWISE_CONV_2D; node->user_data is an mcb_conv_params. */
 mcb_status mcb_conv_prepare_s8(mcb_interpreter *ctx, mcb_node *node, bool depthwise);
 
+/* A prepared node's parameters and tensors; bias is NULL only where the node has none. */
+typedef struct {
+    const mcb_conv_params *p;
+    const int8_t *in;
+    const int8_t *filter;
+    const uint8_t *bias; /* int32 little endian, possibly unaligned */
+    int8_t *out;
+} mcb_conv_io;
+
+/* Fills io for invoke; MCB_ERR_STATE if the node was not prepared or a tensor is missing. */
+mcb_status mcb_conv_io_get(mcb_interpreter *ctx, mcb_node *node, mcb_conv_io *io);
+
 /* Bias of channel c, read bytewise: constants need not be 4-byte aligned. */
 int32_t mcb_conv_bias(const uint8_t *bias, int32_t c);
 

@@ -19,15 +19,15 @@ mcb_status mcb_depthwise_conv_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
 
 mcb_status mcb_depthwise_conv_s8_invoke(mcb_interpreter *ctx, mcb_node *node)
 {
-    const mcb_conv_params *p = node->user_data;
-    const int8_t *in = mcb_kernel_input(ctx, node, MCB_CONV_IN_INPUT);
-    const int8_t *filter = mcb_kernel_input(ctx, node, MCB_CONV_IN_FILTER);
-    const uint8_t *bias = mcb_kernel_input(ctx, node, MCB_CONV_IN_BIAS);
-    int8_t *out = mcb_kernel_output(ctx, node, 0);
-    if (p == NULL || in == NULL || filter == NULL || out == NULL ||
-        (bias == NULL && mcb_kernel_has_input(node, MCB_CONV_IN_BIAS))) {
+    mcb_conv_io io;
+    if (mcb_conv_io_get(ctx, node, &io) != MCB_OK) {
         return MCB_ERR_STATE;
     }
+    const mcb_conv_params *p = io.p;
+    const int8_t *in = io.in;
+    const int8_t *filter = io.filter;
+    const uint8_t *bias = io.bias;
+    int8_t *out = io.out;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = &in[(size_t)b * (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_d];
         for (int32_t oy = 0; oy < p->out_h; oy++) {
