@@ -78,9 +78,18 @@ def run_tool(tool: Path, args: Sequence[str | Path]) -> tuple[int, list[dict[str
 
 @dataclass(frozen=True)
 class Case:
+    """One model and what it is run on: one array per model input (several in order)."""
+
     name: str
     model: bytes
-    input: np.ndarray
+    input: np.ndarray | tuple[np.ndarray, ...]
+
+    @property
+    def inputs(self) -> list[np.ndarray]:
+        return list(self.input) if isinstance(self.input, tuple) else [self.input]
+
+    def input_bytes(self) -> bytes:
+        return b"".join(np.ascontiguousarray(x).tobytes() for x in self.inputs)
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ def run_cases(tool: Path, folder: Path, cases: Sequence[Case]) -> list[Result]:
         paths = (folder / f"{case.name}.tflite", folder / f"{case.name}.in",
                  folder / f"{case.name}.out")
         paths[0].write_bytes(case.model)
-        paths[1].write_bytes(np.ascontiguousarray(case.input).tobytes())
+        paths[1].write_bytes(case.input_bytes())
         paths[2].unlink(missing_ok=True)
         triples.append(paths)
     chunks = [triples[i:i + CASES_PER_PROCESS] for i in range(0, len(triples), CASES_PER_PROCESS)]
@@ -113,7 +122,9 @@ def run_cases(tool: Path, folder: Path, cases: Sequence[Case]) -> list[Result]:
 
 
 def reference_output(case: Case) -> bytes:
-    return ReferenceRunner(case.model).invoke([case.input])[0].tobytes()
+    """All of tflite_micro's outputs, raw bytes in order (as model_run writes them)."""
+    outputs = ReferenceRunner(case.model).invoke(case.inputs)
+    return b"".join(np.ascontiguousarray(o).tobytes() for o in outputs)
 
 
 # ---- generated FULLY_CONNECTED cases ------------------------------------------------------------
@@ -223,12 +234,13 @@ def test_shared_model_bit_exact(name: str, model_run: Path, tmp_path: Path) -> N
     model = read_model(data)
     assert {op.op for op in model.subgraphs[0].operators} <= reference_kernel_ops()
     runner = ReferenceRunner(data, model)
-    cases = [Case(f"{Path(name).stem}_{seed}", data, random_inputs(model, seed)[0])
+    cases = [Case(f"{Path(name).stem}_{seed}", data, tuple(random_inputs(model, seed)))
              for seed in range(20)]
     results = run_cases(model_run, tmp_path, cases)
     for case, result in zip(cases, results, strict=True):
         assert result.report["ok"], result.report
-        assert result.output == runner.invoke([case.input])[0].tobytes(), case.name
+        want = b"".join(o.tobytes() for o in runner.invoke(case.inputs))
+        assert result.output == want, case.name
     # Arena: our head is TFLM's head, byte for byte.
     arena = results[0].report["arena"]
     assert arena["nonpersistent_bytes"] == plan_arena(model).peak_bytes == \
@@ -367,7 +379,7 @@ def test_shared_model_runs_or_names_its_unsupported_op(name: str, model_run: Pat
 def reference_kernel_ops() -> set[str]:
     """Operators with a row in firmware/kernels/reference/registry.c's kernel table."""
     registry = (ROOT / "firmware" / "kernels" / "reference" / "registry.c").read_text()
-    return set(re.findall(r'\{OP_\w+,\s*\w+,\s*"(\w+)"', registry))
+    return set(re.findall(r'\{MCB_OP_\w+,\s*\w+,\s*"(\w+)"', registry))
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:

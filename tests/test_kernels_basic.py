@@ -33,6 +33,7 @@ from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
     log_uniform,
+    reference_output,
     run_cases,
     run_tool,
     zero_point,
@@ -47,10 +48,6 @@ def model_run() -> Path:
     """Its own binary: the other native test modules may be building theirs meanwhile."""
     return build_tool("model_run_basic", "model_run.c", ["runtime", "kernels/reference"],
                       *SANITIZE)
-
-
-def reference_output(case: Case) -> bytes:
-    return ReferenceRunner(case.model).invoke([case.input])[0].tobytes()
 
 
 def check_bit_exact(tool: Path, folder: Path, cases: list[Case]) -> None:

@@ -3,15 +3,13 @@
 
 #include <string.h>
 
+#include "mcb/builtin_ops.h"
 #include "mcb/model_extra.h"
 #include "mcb/msg.h"
 
 /* BuiltinOperator and BuiltinOptions values of the schema. */
-#define OP_SVDF 27
 #define OP_IF 118
 #define OP_WHILE 119
-#define OP_CALL_ONCE 129
-#define OP_VAR_HANDLE 142
 #define OPTIONS_IF 92
 #define OPTIONS_WHILE 93
 #define OPTIONS_CALL_ONCE 103
@@ -121,7 +119,7 @@ static mcb_status called_subgraphs(marker *k, uint32_t s, uint32_t o,
     const char *names[2] = {NULL, NULL};
     *n = 0;
     switch (op->builtin_code) {
-    case OP_CALL_ONCE:
+    case MCB_OP_CALL_ONCE:
         want = OPTIONS_CALL_ONCE;
         names[0] = "init_subgraph_index";
         break;
@@ -281,7 +279,7 @@ static mcb_status plan_sizes(const mcb_model *m, mcb_plan_buffer *bufs, mcb_plan
             if ((st = mcb_model_operator(m, s, o, &op)) != MCB_OK) {
                 return st;
             }
-            if (op.builtin_code == OP_VAR_HANDLE) {
+            if (op.builtin_code == MCB_OP_VAR_HANDLE) {
                 for (uint32_t i = 0; i < op.n_outputs; i++) {
                     if (op.outputs[i] >= 0) {
                         bufs[g - sg.n_tensors + (uint32_t)op.outputs[i]].size = 0;
@@ -391,7 +389,7 @@ static void svdf_scratch(const mcb_model *m, uint32_t s, const mcb_operator_info
     mcb_tensor_info input;
     mcb_tensor_info feature;
     *n = 0;
-    if (op->builtin_code != OP_SVDF || op->n_inputs < 2 || op->inputs[0] < 0 ||
+    if (op->builtin_code != MCB_OP_SVDF || op->n_inputs < 2 || op->inputs[0] < 0 ||
         op->inputs[1] < 0 || mcb_model_tensor(m, s, (uint32_t)op->inputs[0], &input) != MCB_OK ||
         mcb_model_tensor(m, s, (uint32_t)op->inputs[1], &feature) != MCB_OK) {
         return;

@@ -7,8 +7,10 @@
  *
  * For each MODEL: opens it, prepares it in an arena of BYTES (default 4 MiB,
  * malloc'd to the byte so ASan sees any overrun), and with INPUT_BIN and
- * OUTPUT_BIN sets subgraph 0's input 0 to INPUT_BIN's raw bytes, invokes once
- * and writes output 0's raw bytes to OUTPUT_BIN. Prints one JSON line per
+ * OUTPUT_BIN runs it once per invocation in INPUT_BIN: INPUT_BIN holds, for
+ * each invocation, the raw bytes of all of subgraph 0's inputs in order (a
+ * model without inputs is invoked once on an empty file), and OUTPUT_BIN gets,
+ * for each, all outputs' raw bytes in order. State carries over. Prints one JSON line per
  * model: {"ok": true, "arena": {...}} or {"ok": false, "code": ..., "node": ...,
  * "message": ..., "arena_need": ..., "arena_need_exact": ...}.
  * --plan prints the planner's placement of every tensor and scratch buffer
@@ -84,6 +86,75 @@ static void print_model_error(const mcb_model_error *e)
     printf(", \"arena_need\": 0, \"arena_need_exact\": false}\n");
 }
 
+/* Sum of the sizes of subgraph 0's inputs (or outputs); -1 if one is not a plain tensor. */
+static long io_bytes(const mcb_interpreter *it, bool inputs)
+{
+    const uint32_t n = inputs ? mcb_interpreter_input_count(it) : mcb_interpreter_output_count(it);
+    long total = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        mcb_tensor_view v;
+        const int32_t t = inputs ? mcb_interpreter_input(it, k) : mcb_interpreter_output(it, k);
+        if (t < 0 || mcb_interpreter_tensor(it, (uint32_t)t, &v) != MCB_OK ||
+            (inputs ? v.data == NULL : v.cdata == NULL)) {
+            return -1;
+        }
+        total += (long)v.bytes;
+    }
+    return total;
+}
+
+/*
+ * in_buf holds K invocations' inputs, each all of subgraph 0's inputs in order;
+ * writes K invocations' outputs, each all outputs in order. 0, 1 or 2 as run_one.
+ */
+static int run_invocations(mcb_interpreter *it, const char *model_path, const uint8_t *in_buf,
+                           size_t in_len, const char *output_path, mcb_interp_error *err)
+{
+    const long per_in = io_bytes(it, true);
+    const long per_out = io_bytes(it, false);
+    if (per_in < 0 || per_out < 0) {
+        fprintf(stderr, "model_run: %s: an input or output has no data\n", model_path);
+        return 2;
+    }
+    if ((per_in == 0 && in_len != 0) || (per_in > 0 && in_len % (size_t)per_in != 0)) {
+        fprintf(stderr, "model_run: %s: %zu input bytes, one invocation takes %ld\n", model_path,
+                in_len, per_in);
+        return 2;
+    }
+    const size_t invocations = per_in > 0 ? in_len / (size_t)per_in : 1u;
+    FILE *f = fopen(output_path, "wb");
+    if (f == NULL) {
+        fprintf(stderr, "model_run: cannot write %s\n", output_path);
+        return 2;
+    }
+    int rc = 0;
+    const uint8_t *src = in_buf;
+    for (size_t k = 0; k < invocations && rc == 0; k++) {
+        for (uint32_t i = 0; i < mcb_interpreter_input_count(it); i++) {
+            mcb_tensor_view v;
+            (void)mcb_interpreter_tensor(it, (uint32_t)mcb_interpreter_input(it, i), &v);
+            memcpy(v.data, src, v.bytes);
+            src += v.bytes;
+        }
+        if (mcb_interpreter_invoke(it, err) != MCB_OK) {
+            print_error(err);
+            rc = 1;
+            break;
+        }
+        for (uint32_t i = 0; i < mcb_interpreter_output_count(it); i++) {
+            mcb_tensor_view v;
+            (void)mcb_interpreter_tensor(it, (uint32_t)mcb_interpreter_output(it, i), &v);
+            if (fwrite(v.cdata, 1, v.bytes, f) != v.bytes) {
+                fprintf(stderr, "model_run: cannot write %s\n", output_path);
+                rc = 2;
+                break;
+            }
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 /* 0 ran, 1 rejected, 2 I/O error. */
 static int run_one(const char *model_path, const char *input_path, const char *output_path,
                    size_t arena_bytes)
@@ -108,34 +179,13 @@ static int run_one(const char *model_path, const char *input_path, const char *o
         print_error(&err);
         rc = 1;
     } else if (input_path != NULL) {
-        mcb_tensor_view in;
-        mcb_tensor_view out;
         size_t in_len = 0;
         uint8_t *in_buf = read_file(input_path, &in_len);
-        if (mcb_interpreter_tensor(&it, (uint32_t)mcb_interpreter_input(&it, 0), &in) != MCB_OK ||
-            mcb_interpreter_tensor(&it, (uint32_t)mcb_interpreter_output(&it, 0), &out) != MCB_OK ||
-            in.data == NULL || out.cdata == NULL) {
-            fprintf(stderr, "model_run: %s: no writable input 0 or no output 0\n", model_path);
-            rc = 2;
-        } else if (in_buf == NULL || in_len != in.bytes) {
-            fprintf(stderr, "model_run: %s: %zu bytes, input 0 takes %" PRIu32 "\n", input_path,
-                    in_len, in.bytes);
+        if (in_buf == NULL) {
+            fprintf(stderr, "model_run: cannot read %s\n", input_path);
             rc = 2;
         } else {
-            memcpy(in.data, in_buf, in_len);
-            if (mcb_interpreter_invoke(&it, &err) != MCB_OK) {
-                print_error(&err);
-                rc = 1;
-            } else {
-                FILE *f = fopen(output_path, "wb");
-                if (f == NULL || fwrite(out.cdata, 1, out.bytes, f) != out.bytes) {
-                    fprintf(stderr, "model_run: cannot write %s\n", output_path);
-                    rc = 2;
-                }
-                if (f != NULL) {
-                    fclose(f);
-                }
-            }
+            rc = run_invocations(&it, model_path, in_buf, in_len, output_path, &err);
         }
         free(in_buf);
     }

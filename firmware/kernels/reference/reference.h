@@ -20,4 +20,14 @@ mcb_status mcb_average_pool_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
 mcb_status mcb_max_pool_s8_prepare(mcb_interpreter *ctx, mcb_node *node);
 mcb_status mcb_max_pool_s8_invoke(mcb_interpreter *ctx, mcb_node *node);
 
+/* elementwise arithmetic and (de)quantisation */
+
+/* activations */
+
+/* shape and data movement */
+
+/* float32 and int16x8 */
+
+/* state: SVDF, resource variables, CALL_ONCE */
+
 #endif
