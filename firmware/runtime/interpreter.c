@@ -421,6 +421,25 @@ mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err)
     return MCB_OK;
 }
 
+mcb_status mcb_interpreter_reset(mcb_interpreter *it, mcb_interp_error *err)
+{
+    if (err != NULL) {
+        memset(err, 0, sizeof *err);
+        err->node = -1;
+    }
+    if (it == NULL || !it->ready) {
+        if (err != NULL) {
+            mcb_msg m;
+            err->code = MCB_INTERP_E_STATE;
+            mcb_msg_init(&m, err->message, sizeof err->message);
+            mcb_msg_str(&m, "interpreter: reset before a successful init");
+        }
+        return MCB_ERR_STATE;
+    }
+    /* No state yet: variable tensors and resource variables come with their kernels. */
+    return MCB_OK;
+}
+
 /* ---- tensors ------------------------------------------------------------------ */
 
 mcb_status mcb_interpreter_tensor(const mcb_interpreter *it, uint32_t t, mcb_tensor_view *out)

@@ -108,6 +108,12 @@ mcb_status mcb_interpreter_init(mcb_interpreter *it, const mcb_model *model, voi
 /* Runs every node once. */
 mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err);
 
+/*
+ * Restores the state TFLM's MicroInterpreter::Reset leaves: variable tensors
+ * and resource variables as TFLM resets them. MCB_ERR_STATE before init.
+ */
+mcb_status mcb_interpreter_reset(mcb_interpreter *it, mcb_interp_error *err);
+
 /* Tensor t of subgraph 0: MCB_ERR_ARG if out of range, MCB_ERR_STATE before init. */
 mcb_status mcb_interpreter_tensor(const mcb_interpreter *it, uint32_t t, mcb_tensor_view *out);
 
