@@ -75,6 +75,15 @@ def test_capabilities_match_header() -> None:
         ("MCB_FRAME_TRAILER_SIZE", codes.TRAILER_SIZE),
         ("MCB_RESPONSE_BIT", codes.RESPONSE_BIT),
         ("MCB_OPCODE_ERROR", codes.OPCODE_ERROR),
+        ("MCB_MODEL_SOURCE_POOL", codes.ModelSource.POOL),
+        ("MCB_MODEL_SOURCE_EMBEDDED", codes.ModelSource.EMBEDDED),
+        ("MCB_TENSOR_SELECT_INPUT", codes.TensorSelect.INPUT),
+        ("MCB_TENSOR_SELECT_OUTPUT", codes.TensorSelect.OUTPUT),
+        ("MCB_TENSOR_SELECT_TENSOR", codes.TensorSelect.TENSOR),
+        ("MCB_TENSOR_FLAG_WRITABLE", codes.TensorFlag.WRITABLE),
+        ("MCB_TENSOR_FLAG_CONSTANT", codes.TensorFlag.CONSTANT),
+        ("MCB_TENSOR_FLAG_VARIABLE", codes.TensorFlag.VARIABLE),
+        ("MCB_TENSOR_NOT_IN_POOL", codes.TENSOR_NOT_IN_POOL),
     ],
 )
 def test_constants_match_header(define: str, value: int) -> None:
@@ -91,6 +100,15 @@ def test_every_header_define_is_checked() -> None:
         "MCB_FRAME_TRAILER_SIZE",
         "MCB_RESPONSE_BIT",
         "MCB_OPCODE_ERROR",
+        "MCB_MODEL_SOURCE_POOL",
+        "MCB_MODEL_SOURCE_EMBEDDED",
+        "MCB_TENSOR_SELECT_INPUT",
+        "MCB_TENSOR_SELECT_OUTPUT",
+        "MCB_TENSOR_SELECT_TENSOR",
+        "MCB_TENSOR_FLAG_WRITABLE",
+        "MCB_TENSOR_FLAG_CONSTANT",
+        "MCB_TENSOR_FLAG_VARIABLE",
+        "MCB_TENSOR_NOT_IN_POOL",
     }
     numeric = set(re.findall(r"^#define (MCB_\w+)\s+(?:0x)?[0-9A-Fa-f]+u?\b", _header(), re.M))
     assert numeric == checked

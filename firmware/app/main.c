@@ -6,8 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcb/embedded_model.h"
+#include "mcb/infer_service.h"
 #include "mcb/port.h"
 #include "mcb/proto.h"
+
+#ifdef MCB_EMBEDDED_MODEL
+#define EMBEDDED_MODEL mcb_embedded_model
+#define EMBEDDED_MODEL_BYTES mcb_embedded_model_bytes
+#else
+#define EMBEDDED_MODEL NULL
+#define EMBEDDED_MODEL_BYTES 0u
+#endif
 
 /*
  * Counter ticks to microseconds. ticks * 1e6 would overflow 64 bits after
@@ -30,16 +40,22 @@ static mcb_status uart_out(void *user, const uint8_t *buf, size_t len)
 
 int main(void)
 {
-    /* Static, not on the stack: the context holds a MCB_MAX_PAYLOAD buffer. */
+    /* Static, not on the stack: they hold a MCB_MAX_PAYLOAD buffer and the interpreter. */
     static mcb_proto proto;
+    static mcb_infer_service inference;
+    mcb_proto_service service;
 
     /* A port that failed to init still gets to try: there is no one to tell. */
     (void)mcb_port_init();
     const mcb_port_info *info = mcb_port_get_info();
-    if (info == NULL || mcb_proto_init(&proto, info, uart_out, NULL) != MCB_OK) {
+    if (info == NULL || mcb_proto_init(&proto, info, uart_out, NULL) != MCB_OK ||
+        mcb_infer_service_init(&inference, mcb_kernels_reference(), mcb_port_counter_read,
+                               proto.pool, proto.pool_bytes, EMBEDDED_MODEL,
+                               EMBEDDED_MODEL_BYTES, &service) != MCB_OK) {
         for (;;) {
         }
     }
+    mcb_proto_set_service(&proto, &service);
 
     for (;;) {
         uint8_t buf[256];

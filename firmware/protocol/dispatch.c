@@ -226,13 +226,18 @@ static mcb_status on_info(mcb_proto *p, const mcb_frame_event *ev)
     tlv_u16(&t, MCB_TAG_MAX_PAYLOAD, (uint16_t)MCB_MAX_PAYLOAD);
     tlv_u32(&t, MCB_TAG_RX_WINDOW, rx_window(info));
     tlv_u32(&t, MCB_TAG_POOL_BYTES, p->pool_bytes);
-    tlv_u32(&t, MCB_TAG_CAPABILITIES, MCB_CAP_BULK_WRITE | MCB_CAP_BULK_READ | MCB_CAP_CRC);
+    tlv_u32(&t, MCB_TAG_CAPABILITIES,
+            MCB_CAP_BULK_WRITE | MCB_CAP_BULK_READ | MCB_CAP_CRC | p->service.capabilities);
     tlv_str(&t, MCB_TAG_FIRMWARE_VERSION, MCB_FIRMWARE_VERSION);
     tlv_str(&t, MCB_TAG_FIRMWARE_GIT, MCB_FIRMWARE_GIT);
     tlv_str(&t, MCB_TAG_BOARD, info->board);
     tlv_str(&t, MCB_TAG_CORE, info->core);
     tlv_str(&t, MCB_TAG_COMPILER, MCB_COMPILER);
     tlv_str(&t, MCB_TAG_BUILD_FLAGS, MCB_BUILD_FLAGS);
+    if (p->service.kernels != NULL) {
+        tlv_str(&t, MCB_TAG_KERNELS, p->service.kernels);
+        tlv_u32(&t, MCB_TAG_EMBEDDED_MODEL_BYTES, p->service.embedded_model_bytes);
+    }
     return reply(p, ev, NULL, 0, t.buf, t.len);
 }
 
@@ -273,6 +278,9 @@ static mcb_status on_write_begin(mcb_proto *p, const mcb_frame_event *ev)
     if (!range_ok(off, len, p->pool_bytes)) {
         return fail(p, ev, MCB_E_OUT_OF_RANGE, "offset %u + length %u exceeds pool of %u bytes", off,
                     len, p->pool_bytes);
+    }
+    if (p->service.will_write != NULL) {
+        p->service.will_write(p->service.user, off, len);
     }
     p->write.open = true;
     p->write.base = off;
@@ -370,23 +378,26 @@ static mcb_status on_crc(const mcb_proto *p, const mcb_frame_event *ev)
 static mcb_status dispatch(mcb_proto *p, const mcb_frame_event *ev)
 {
     switch (ev->opcode) {
-    case MCB_OP_HELLO:
+    case MCB_REQ_HELLO:
         return on_hello(p, ev);
-    case MCB_OP_INFO:
+    case MCB_REQ_INFO:
         return on_info(p, ev);
-    case MCB_OP_PING:
+    case MCB_REQ_PING:
         return on_ping(p, ev);
-    case MCB_OP_WRITE_BEGIN:
+    case MCB_REQ_WRITE_BEGIN:
         return on_write_begin(p, ev);
-    case MCB_OP_WRITE_DATA:
+    case MCB_REQ_WRITE_DATA:
         return on_write_data(p, ev);
-    case MCB_OP_WRITE_END:
+    case MCB_REQ_WRITE_END:
         return on_write_end(p, ev);
-    case MCB_OP_READ:
+    case MCB_REQ_READ:
         return on_read(p, ev);
-    case MCB_OP_CRC:
+    case MCB_REQ_CRC:
         return on_crc(p, ev);
     default:
+        if (p->service.handle != NULL) {
+            return p->service.handle(p->service.user, p, ev);
+        }
         return fail(p, ev, MCB_E_UNKNOWN_OPCODE, "unknown opcode %x", ev->opcode, 0, 0);
     }
 }
@@ -435,6 +446,35 @@ mcb_status mcb_proto_init(mcb_proto *p, const mcb_port_info *info, mcb_write_fn 
     p->out = out;
     p->out_user = out_user;
     return MCB_OK;
+}
+
+void mcb_proto_set_service(mcb_proto *p, const mcb_proto_service *service)
+{
+    if (p != NULL && service != NULL) {
+        p->service = *service;
+    }
+}
+
+mcb_status mcb_proto_reply(const mcb_proto *p, const mcb_frame_event *ev, const uint8_t *head,
+                           size_t head_len, const uint8_t *body, size_t body_len)
+{
+    return reply(p, ev, head, head_len, body, body_len);
+}
+
+mcb_status mcb_proto_fail(const mcb_proto *p, const mcb_frame_event *ev, uint16_t code,
+                          const char *fmt, uint32_t a, uint32_t b, uint32_t c)
+{
+    return fail(p, ev, code, fmt, a, b, c);
+}
+
+mcb_status mcb_proto_fail_text(const mcb_proto *p, const mcb_frame_event *ev, uint16_t code,
+                               const char *text)
+{
+    char buf[MSG_MAX + 1];
+    mcb_msg m;
+    mcb_msg_init(&m, buf, sizeof buf);
+    mcb_msg_str(&m, text);
+    return reply_error(p, ev, code, &m);
 }
 
 mcb_status mcb_proto_feed(mcb_proto *p, const uint8_t *data, size_t len, uint64_t now_us)

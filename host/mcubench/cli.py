@@ -15,17 +15,23 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from mcubench import __version__
 from mcubench.boards import all_boards, get_board
 from mcubench.build import build_firmware, firmware_elf
 from mcubench.emulator import emulator_for
-from mcubench.errors import McubenchError, exit_code_for
+from mcubench.errors import McubenchError, MismatchError, ModelError, UsageError, exit_code_for
+from mcubench.inference import load_on_device
+from mcubench.kernels import unsupported_nodes
 from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subgraph_macs
 from mcubench.protocol.codes import Capability
+from mcubench.reference import random_inputs
+from mcubench.run import RunResult, report_record, run_model
 from mcubench.session import Session, open_session
 
 Handler = Callable[[argparse.Namespace, Console], int]
@@ -50,10 +56,15 @@ def cmd_boards(args: argparse.Namespace, out: Console) -> int:
 
 def cmd_build(args: argparse.Namespace, out: Console) -> int:
     board = get_board(args.board)
+    model = _read_model_file(Path(args.model)) if args.model else None
     with out.status(f"building firmware for {board.name} ..."):
-        result = build_firmware(board, verbose=args.verbose)
+        result = build_firmware(board, verbose=args.verbose, model=model)
     size = result.size
     out.print(f"[bold]{board.name}[/bold]: {result.elf}")
+    if model is not None:
+        out.print(f"  model {escape(args.model)} ({len(model):,} bytes, sha256 "
+                  f"{result.embedded_model_sha256}) linked into flash: run it with "
+                  f"mcubench run {escape(args.model)} --board {board.name} --embedded")
     out.print(f"  flash {size.flash_bytes:,} bytes (text {size.text:,} + data {size.data:,})")
     out.print(f"  RAM   {size.ram_bytes:,} bytes (data {size.data:,} + bss {size.bss:,}, "
               "incl. stack)")
@@ -113,6 +124,7 @@ def cmd_info(args: argparse.Namespace, out: Console) -> int:
 def inspect_record(path: Path, model: Model) -> dict[str, Any]:
     """What ``inspect --json`` prints: ops, tensors, MACs and the arena estimate."""
     subgraphs = []
+    unsupported = {(u.subgraph, u.node) for u in unsupported_nodes(model)}
     for sg in model.subgraphs:
         macs = subgraph_macs(sg)
         subgraphs.append({
@@ -123,7 +135,8 @@ def inspect_record(path: Path, model: Model) -> dict[str, Any]:
             "macs": sum(macs),
             "operators": [
                 {"index": op.index, "op": op.op, "custom": op.custom, "inputs": list(op.inputs),
-                 "outputs": list(op.outputs), "macs": op_macs, "options": _plain(op.options)}
+                 "outputs": list(op.outputs), "macs": op_macs, "options": _plain(op.options),
+                 "supported": (sg.index, op.index) not in unsupported}
                 for op, op_macs in zip(sg.operators, macs, strict=True)
             ],
             "tensors": [_tensor_record(t) for t in sg.tensors],
@@ -138,6 +151,7 @@ def inspect_record(path: Path, model: Model) -> dict[str, Any]:
         "subgraphs": subgraphs,
         "macs_total": sum(sg["macs"] for sg in subgraphs),
         "arena_bytes_estimate": plan_arena(model).peak_bytes,
+        "supported": not unsupported,
     }
 
 
@@ -191,11 +205,13 @@ def _print_subgraph(out: Console, sg: Subgraph, record: dict[str, Any], show_mac
                         f"{len(sg.operators)} operators, {len(sg.tensors)} tensors",
                   caption="constant operands dimmed, - marks an absent optional input")
     table.add_column("MACs", justify="right")
+    table.add_column("kernel")
     for op, op_record in zip(sg.operators, record["operators"], strict=True):
         ins = ", ".join(_shape_cell(sg, t) for t in op.inputs)
         outs = ", ".join(_shape_cell(sg, t) for t in op.outputs)
         table.add_row(str(op.index), escape(op.op), f"{ins} -> {outs}",
-                      f"{op_record['macs']:,}")
+                      f"{op_record['macs']:,}",
+                      "yes" if op_record["supported"] else "[red]unsupported[/red]")
     out.print(table)
     for title, indices in (("inputs", sg.inputs), ("outputs", sg.outputs)):
         out.print(f"{title}:" if indices else f"{title}: none")
@@ -224,6 +240,114 @@ def _tensor_line(t: Tensor) -> str:
     return f"#{t.index} {escape(repr(t.name))} {t.dtype} {list(t.shape)} {quant}"
 
 
+def _read_model_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read model {path}: {exc.strerror}") from exc
+
+
+def _input_sets(args: argparse.Namespace, model: Model) -> list[tuple[str, list[np.ndarray]]]:
+    """--input files (one array per model input, or one .npz with all), else seeded data."""
+    if args.input:
+        arrays: list[np.ndarray] = []
+        for name in args.input:
+            try:
+                loaded = np.load(name, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"cannot read input {name}: {exc}") from exc
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                arrays.extend(loaded[key] for key in loaded.files)
+            else:
+                arrays.append(loaded)
+        return [(", ".join(args.input), arrays)]
+    if args.random < 1:
+        raise UsageError("--random takes a count of 1 or more")
+    return [(f"seed {seed}", random_inputs(model, seed))
+            for seed in range(args.seed, args.seed + args.random)]
+
+
+def _transfer_progress(out: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TimeRemainingColumn(), console=out, transient=True)
+
+
+def cmd_run(args: argparse.Namespace, out: Console) -> int:
+    path = Path(args.model)
+    data = _read_model_file(path)
+    model = load_model(path)
+    unsupported = list(unsupported_nodes(model))
+    if unsupported:
+        raise ModelError(f"{path.name}: {unsupported[0]}"
+                         + (f" (and {len(unsupported) - 1} more)" if len(unsupported) > 1 else ""))
+    inputs = _input_sets(args, model)
+    elf = None
+    if args.embedded and args.board:
+        with out.status(f"building firmware for {args.board} with the model in flash ..."):
+            elf = build_firmware(get_board(args.board), model=data).elf
+    with open_session(board=args.board, port=args.port, baudrate=args.baud,
+                      build=not args.no_build, elf=elf, trace=_tracer(args)) as session:
+        with _transfer_progress(out) as progress:
+            task = progress.add_task(f"uploading {path.name}", total=len(data))
+            inference = load_on_device(
+                session.device, data, embedded=args.embedded,
+                progress=lambda done, total: progress.update(task, completed=done, total=total))
+        counter = session.counter
+
+        def show(result: RunResult) -> None:
+            if not args.json:
+                verdict = "[green]bit-exact[/green]" if result.bit_exact else "[red]DIFFERS[/red]"
+                out.print(f"  {result.label}: {verdict}, "
+                          f"{counter.convert(result.ticks):,.0f} {counter.unit}")
+
+        report = run_model(inference, data, model, inputs, on_run=show)
+        loaded = inference.loaded
+        record = {
+            "model": str(path),
+            "model_sha256": model.sha256,
+            "model_bytes": len(data),
+            "embedded": args.embedded,
+            "board": session.info.board,
+            "target": session.target,
+            "firmware_git": session.info.firmware_git,
+            "kernels": session.info.kernels,
+            **report_record(report, model, counter),
+            "arena": {"arena_bytes": loaded.arena_bytes,
+                      "nonpersistent_bytes": loaded.nonpersistent_bytes,
+                      "scratch_bytes": loaded.scratch_bytes,
+                      "persistent_bytes": loaded.persistent_bytes,
+                      "required_bytes": loaded.required_bytes},
+        }
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        _print_run(out, record)
+    if not report.bit_exact:
+        bad = len(report.runs) - record["exact_runs"]
+        raise MismatchError(f"{bad} of {len(report.runs)} run(s) differ from tflite_micro")
+    return 0
+
+
+def _print_run(out: Console, record: dict[str, Any]) -> None:
+    table = Table("output", "dtype", "shape", "bit-exact runs", "max |diff|",
+                  title=f"{escape(Path(record['model']).name)} on {record['board']} "
+                        f"({record['target']}) vs tflite_micro")
+    for o in record["outputs"]:
+        table.add_row(f"#{o['index']} {escape(o['name'])}", o["dtype"], str(o["shape"]),
+                      f"{o['bit_exact_runs']}/{record['runs']}", f"{o['max_abs_diff']:g}")
+    out.print(table)
+    lat = record["latency"]
+    out.print(f"latency: median {lat['median']:,.0f} {lat['unit']} per inference "
+              f"(min {lat['min']:,.0f}, max {lat['max']:,.0f}); {lat['counter']}")
+    arena = record["arena"]
+    out.print(f"arena: {arena['required_bytes']:,} bytes needed = "
+              f"{arena['nonpersistent_bytes']:,} planned + {arena['persistent_bytes']:,} "
+              "persistent")
+    verdict = "[bold green]bit-exact[/bold green]" if record["bit_exact"] else \
+        "[bold red]NOT bit-exact[/bold red]"
+    out.print(f"verdict: {verdict} with tflite_micro over {record['runs']} run(s)")
+
+
 def _tracer(args: argparse.Namespace) -> Callable[[str], None] | None:
     if not args.trace:
         return None
@@ -247,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="build the firmware for a board (PlatformIO, offline)")
     p.add_argument("--board", required=True)
+    p.add_argument("--model", metavar="MODEL",
+                   help="link this .tflite into flash (for boards whose RAM cannot hold it)")
     p.add_argument("--verbose", action="store_true", help="show PlatformIO's output")
     p.set_defaults(handler=cmd_build)
 
@@ -269,6 +395,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="a .tflite file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_inspect)
+
+    p = sub.add_parser("run", help="run a model on a board and check it against TFLM bit for bit")
+    p.add_argument("model", metavar="MODEL", help="a .tflite file")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--board", help="boot this board in its emulator")
+    target.add_argument("--port", help="serial URL of a running board")
+    p.add_argument("--baud", type=int, default=115200, help="baud rate for --port (115200)")
+    p.add_argument("--no-build", action="store_true", help="use the firmware already built")
+    p.add_argument("--embedded", action="store_true",
+                   help="run the model linked into the firmware (mcubench build --model) "
+                        "instead of uploading it; with --board, builds that firmware")
+    p.add_argument("--input", action="append", metavar="X.npy",
+                   help="input array (.npy, one per model input in order, or one .npz)")
+    p.add_argument("--random", type=int, default=1, metavar="N",
+                   help="without --input: N runs on seeded random inputs (1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed for --random (0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_run)
     return parser
 
 

@@ -77,6 +77,12 @@ class ModelError(McubenchError):
     exit_code = 8
 
 
+class MismatchError(McubenchError):
+    """The device ran the model, and its outputs differ from TFLM's."""
+
+    exit_code = 9
+
+
 def exit_code_for(error: BaseException) -> int:
     """The process exit code for an error escaping the CLI."""
     if isinstance(error, McubenchError):

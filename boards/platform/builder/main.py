@@ -10,6 +10,10 @@ Optional ``build`` keys:
 - ``libc_flags``: C library selection (e.g. ``["--specs=picolibc.specs"]``), passed to
   the compiler, assembler and linker like ``cpu_flags``, but not reported in
   MCB_BUILD_FLAGS (INFO's BUILD_FLAGS), which describes code generation only.
+
+A model is linked into the firmware when the environment names its folder of sources in
+``MCB_EMBEDDED_MODEL_DIR`` (``mcubench build --model`` writes one, and a build folder of
+its own): those sources are built too, with MCB_EMBEDDED_MODEL defined everywhere.
 """
 
 import os
@@ -109,6 +113,11 @@ if ldscript:
     # relative linker-script folders (LIBPATH) is unreliable.
     env.Replace(LDSCRIPT_PATH=os.path.join(firmware_dir, "ports", port, ldscript))
     env.Append(LINKFLAGS=["-Wl,-Map," + os.path.join("$BUILD_DIR", "firmware.map")])
+
+embedded_dir = os.environ.get("MCB_EMBEDDED_MODEL_DIR", "")
+if embedded_dir:
+    env.Append(CPPDEFINES=["MCB_EMBEDDED_MODEL"])
+    env.BuildSources(os.path.join("$BUILD_DIR", "embedded_model"), embedded_dir, "+<*.S>")
 
 program = env.BuildProgram()
 Default(program)

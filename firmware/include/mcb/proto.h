@@ -28,7 +28,26 @@ typedef struct {
     uint32_t crc;    /* CRC-32 of pool[base..next), as zlib.crc32 */
 } mcb_write_session;
 
+typedef struct mcb_proto mcb_proto;
+
+/*
+ * What the core dispatcher hands on: requests it does not know (the inference
+ * ones, firmware/app/infer_service.c) and notice of bulk writes, so a service
+ * that keeps data in the pool can tell when the host overwrites it.
+ */
 typedef struct {
+    /* Answers ev (a request the core does not know) with exactly one response. */
+    mcb_status (*handle)(void *user, mcb_proto *p, const mcb_frame_event *ev);
+    /* A write session over pool[off, off + len) is about to open. */
+    void (*will_write)(void *user, uint32_t off, uint32_t len);
+    void *user;
+    /* Reported by INFO. */
+    uint32_t capabilities;         /* MCB_CAP_* the service adds */
+    const char *kernels;           /* kernel set name; NULL: no KERNELS / EMBEDDED_MODEL_BYTES */
+    uint32_t embedded_model_bytes; /* 0: none */
+} mcb_proto_service;
+
+struct mcb_proto {
     mcb_frame_rx rx;            /* frame receiver, holds the payload buffer */
     const mcb_port_info *info;  /* board facts for INFO; must outlive the context */
     uint8_t *pool;              /* bulk-transfer area (from info) */
@@ -37,7 +56,8 @@ typedef struct {
     mcb_write_fn out;           /* where responses go */
     void *out_user;
     uint32_t ignored_responses; /* frames with opcode >= 0x80 (not requests): never answered */
-} mcb_proto;
+    mcb_proto_service service;  /* all NULL: unknown requests get UNKNOWN_OPCODE */
+};
 
 /*
  * Prepares p. info (pool, board strings, counter) is used as given; the
@@ -46,6 +66,21 @@ typedef struct {
  */
 mcb_status mcb_proto_init(mcb_proto *p, const mcb_port_info *info, mcb_write_fn out,
                           void *out_user);
+
+/* Installs the service (copied); before the first feed. */
+void mcb_proto_set_service(mcb_proto *p, const mcb_proto_service *service);
+
+/* For services: the OK response to ev, head then body (either may be empty). */
+mcb_status mcb_proto_reply(const mcb_proto *p, const mcb_frame_event *ev, const uint8_t *head,
+                           size_t head_len, const uint8_t *body, size_t body_len);
+
+/* For services: an ERROR response, message as mcb_msg_fmt (up to three %u/%d/%x). */
+mcb_status mcb_proto_fail(const mcb_proto *p, const mcb_frame_event *ev, uint16_t code,
+                          const char *fmt, uint32_t a, uint32_t b, uint32_t c);
+
+/* For services: an ERROR response with a message taken as it is (cut to fit). */
+mcb_status mcb_proto_fail_text(const mcb_proto *p, const mcb_frame_event *ev, uint16_t code,
+                               const char *text);
 
 /*
  * Feeds received bytes and answers every complete request before returning.

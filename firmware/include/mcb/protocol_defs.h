@@ -25,10 +25,27 @@
     X(WRITE_DATA, 0x11)    \
     X(WRITE_END, 0x12)     \
     X(READ, 0x13)          \
-    X(CRC, 0x14)
+    X(CRC, 0x14)           \
+    X(MODEL_LOAD, 0x20)    \
+    X(TENSOR_INFO, 0x21)   \
+    X(INVOKE, 0x22)        \
+    X(RESET, 0x23)
 
 /* The only response that is not request | 0x80. */
 #define MCB_OPCODE_ERROR 0xFFu
+
+/* MODEL_LOAD sources. */
+#define MCB_MODEL_SOURCE_POOL 0u     /* uploaded into the pool */
+#define MCB_MODEL_SOURCE_EMBEDDED 1u /* linked into the firmware (mcubench build --model) */
+
+/* TENSOR_INFO selectors and flags. */
+#define MCB_TENSOR_SELECT_INPUT 0u
+#define MCB_TENSOR_SELECT_OUTPUT 1u
+#define MCB_TENSOR_SELECT_TENSOR 2u
+#define MCB_TENSOR_FLAG_WRITABLE 0x01u /* lives in the arena: WRITE to it, READ from it */
+#define MCB_TENSOR_FLAG_CONSTANT 0x02u /* data in the model */
+#define MCB_TENSOR_FLAG_VARIABLE 0x04u
+#define MCB_TENSOR_NOT_IN_POOL 0xFFFFFFFFu /* TENSOR_INFO pool offset of a tensor outside the pool */
 
 /* X(name, value): codes carried by an ERROR response. */
 #define MCB_ERRORS(X)            \
@@ -41,7 +58,13 @@
     X(STATE, 7)                  \
     X(FRAME_TIMEOUT, 8)          \
     X(UNSUPPORTED_VERSION, 9)    \
-    X(INTERNAL, 10)
+    X(INTERNAL, 10)              \
+    X(NO_MODEL, 11)              \
+    X(MODEL_INVALID, 12)         \
+    X(UNSUPPORTED_OP, 13)        \
+    X(PREPARE_FAILED, 14)        \
+    X(ARENA_TOO_SMALL, 15)       \
+    X(INVOKE_FAILED, 16)
 
 /* X(name, value, type): INFO response TLV tags; type is u8, u16, u32 or str. */
 #define MCB_INFO_TAGS(X)                \
@@ -58,7 +81,9 @@
     X(POOL_BYTES, 0x0B, u32)            \
     X(CAPABILITIES, 0x0C, u32)          \
     X(COMPILER, 0x0D, str)              \
-    X(BUILD_FLAGS, 0x0E, str)
+    X(BUILD_FLAGS, 0x0E, str)           \
+    X(KERNELS, 0x0F, str)               \
+    X(EMBEDDED_MODEL_BYTES, 0x10, u32)
 
 /* X(name, value): what the device's counter counts (INFO COUNTER_SOURCE). */
 #define MCB_COUNTER_SOURCES(X) \
@@ -72,9 +97,10 @@
 #define MCB_CAPABILITIES(X) \
     X(BULK_WRITE, 0)        \
     X(BULK_READ, 1)         \
-    X(CRC, 2)
+    X(CRC, 2)               \
+    X(INFERENCE, 3)
 
-#define MCB_DEFINE_ENUM_ITEM(name, value) MCB_OP_##name = value,
+#define MCB_DEFINE_ENUM_ITEM(name, value) MCB_REQ_##name = value,
 enum mcb_opcode { MCB_OPCODES(MCB_DEFINE_ENUM_ITEM) };
 #undef MCB_DEFINE_ENUM_ITEM
 

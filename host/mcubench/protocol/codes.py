@@ -32,6 +32,10 @@ class Opcode(IntEnum):
     WRITE_END = 0x12
     READ = 0x13
     CRC = 0x14
+    MODEL_LOAD = 0x20
+    TENSOR_INFO = 0x21
+    INVOKE = 0x22
+    RESET = 0x23
 
     @property
     def response(self) -> int:
@@ -52,6 +56,12 @@ class ErrorCode(IntEnum):
     FRAME_TIMEOUT = 8
     UNSUPPORTED_VERSION = 9
     INTERNAL = 10
+    NO_MODEL = 11
+    MODEL_INVALID = 12
+    UNSUPPORTED_OP = 13
+    PREPARE_FAILED = 14
+    ARENA_TOO_SMALL = 15
+    INVOKE_FAILED = 16
 
 
 class TagType(Enum):
@@ -93,6 +103,8 @@ class InfoTag(IntEnum):
     CAPABILITIES = 0x0C
     COMPILER = 0x0D
     BUILD_FLAGS = 0x0E
+    KERNELS = 0x0F
+    EMBEDDED_MODEL_BYTES = 0x10
 
     @property
     def type(self) -> TagType:
@@ -115,6 +127,8 @@ INFO_TAG_TYPES: dict[InfoTag, TagType] = {
     InfoTag.CAPABILITIES: TagType.U32,
     InfoTag.COMPILER: TagType.STR,
     InfoTag.BUILD_FLAGS: TagType.STR,
+    InfoTag.KERNELS: TagType.STR,
+    InfoTag.EMBEDDED_MODEL_BYTES: TagType.U32,
 }
 
 
@@ -134,6 +148,33 @@ class Capability(IntFlag):
     BULK_WRITE = 1 << 0
     BULK_READ = 1 << 1
     CRC = 1 << 2
+    INFERENCE = 1 << 3
+
+
+class ModelSource(IntEnum):
+    """Where MODEL_LOAD takes the model from."""
+
+    POOL = 0
+    EMBEDDED = 1
+
+
+class TensorSelect(IntEnum):
+    """What TENSOR_INFO's index counts: subgraph 0's inputs, outputs, or all its tensors."""
+
+    INPUT = 0
+    OUTPUT = 1
+    TENSOR = 2
+
+
+class TensorFlag(IntFlag):
+    """TENSOR_INFO flags."""
+
+    WRITABLE = 0x01  # in the arena: WRITE to it and READ from it at its pool offset
+    CONSTANT = 0x02  # data in the model
+    VARIABLE = 0x04
+
+
+TENSOR_NOT_IN_POOL = 0xFFFFFFFF  # TENSOR_INFO pool offset of a tensor outside the pool
 
 
 def opcode_name(opcode: int) -> str:

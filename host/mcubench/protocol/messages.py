@@ -15,10 +15,14 @@ from mcubench.errors import DeviceError, ProtocolError
 from mcubench.protocol.codes import (
     INFO_TAG_TYPES,
     PROTOCOL_VERSION,
+    TENSOR_NOT_IN_POOL,
     Capability,
     CounterSource,
     InfoTag,
+    ModelSource,
     TagType,
+    TensorFlag,
+    TensorSelect,
     error_name,
 )
 
@@ -222,6 +226,8 @@ class DeviceInfo:
     firmware_git: str | None = None
     compiler: str | None = None
     build_flags: str | None = None
+    kernels: str | None = None
+    embedded_model_bytes: int | None = None
 
     # Smallest MAX_PAYLOAD that carries a READ request and at least one byte of data.
     MIN_MAX_PAYLOAD: ClassVar[int] = READ_REQUEST_SIZE + 1
@@ -302,3 +308,132 @@ def _decode_tag_value(tag: InfoTag, value: bytes) -> int | str:
             f"INFO+ {tag.name} ({kind.value}) is {len(value)} bytes, expected {fmt.size}"
         )
     return int(fmt.unpack(value)[0])
+
+
+# MODEL_LOAD
+
+_MODEL_LOAD_REQUEST = struct.Struct("<B3xII")
+_MODEL_LOAD_RESPONSE = struct.Struct("<IIIIIIIIHHHH")
+
+
+def encode_model_load(source: ModelSource, offset: int = 0, length: int = 0) -> bytes:
+    """MODEL_LOAD request: the model at pool[offset, offset + length), or the embedded one."""
+    _check_u32("offset", offset)
+    _check_u32("length", length)
+    return _MODEL_LOAD_REQUEST.pack(source, offset, length)
+
+
+def decode_model_load_request(payload: Buffer) -> tuple[ModelSource, int, int]:
+    source, offset, length = _unpack(_MODEL_LOAD_REQUEST, payload, "MODEL_LOAD")
+    return ModelSource(source), offset, length
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The MODEL_LOAD response: where the arena went and what the model needs of it."""
+
+    model_bytes: int
+    model_crc32: int  # of the model as the device has it (as zlib.crc32)
+    arena_offset: int  # pool offset of the arena
+    arena_bytes: int  # given to the interpreter
+    nonpersistent_bytes: int  # peak of the planned activations and scratch (TFLM's "head")
+    scratch_bytes: int  # of which scratch buffers
+    persistent_bytes: int  # kernel data, node and tensor tables, variables (TFLM's "tail")
+    required_bytes: int  # the smallest arena this model runs in
+    inputs: int
+    outputs: int
+    tensors: int
+    operators: int
+
+    def encode(self) -> bytes:
+        return _MODEL_LOAD_RESPONSE.pack(
+            self.model_bytes, self.model_crc32, self.arena_offset, self.arena_bytes,
+            self.nonpersistent_bytes, self.scratch_bytes, self.persistent_bytes,
+            self.required_bytes, self.inputs, self.outputs, self.tensors, self.operators)
+
+    @classmethod
+    def decode(cls, payload: Buffer) -> LoadedModel:
+        return cls(*_unpack(_MODEL_LOAD_RESPONSE, payload, "MODEL_LOAD+"))
+
+
+# TENSOR_INFO
+
+_TENSOR_INFO_REQUEST = struct.Struct("<B3xI")
+_TENSOR_INFO_HEAD = struct.Struct("<IBBBxII")
+_DIM = struct.Struct("<i")
+
+
+def encode_tensor_info(select: TensorSelect, index: int) -> bytes:
+    """TENSOR_INFO request: input / output ``index`` of subgraph 0, or its tensor ``index``."""
+    _check_u32("index", index)
+    return _TENSOR_INFO_REQUEST.pack(select, index)
+
+
+def decode_tensor_info_request(payload: Buffer) -> tuple[TensorSelect, int]:
+    select, index = _unpack(_TENSOR_INFO_REQUEST, payload, "TENSOR_INFO")
+    return TensorSelect(select), index
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """The TENSOR_INFO response."""
+
+    tensor: int  # index in subgraph 0
+    type: int  # TensorType of the schema
+    flags: TensorFlag
+    size: int  # bytes of data
+    pool_offset: int | None  # where its data is in the pool; None when not in the pool
+    shape: tuple[int, ...]
+
+    def encode(self) -> bytes:
+        offset = TENSOR_NOT_IN_POOL if self.pool_offset is None else self.pool_offset
+        head = _TENSOR_INFO_HEAD.pack(self.tensor, self.type, len(self.shape), self.flags,
+                                      self.size, offset)
+        return head + b"".join(_DIM.pack(d) for d in self.shape)
+
+    @classmethod
+    def decode(cls, payload: Buffer) -> TensorInfo:
+        data = bytes(payload)
+        if len(data) < _TENSOR_INFO_HEAD.size:
+            raise ProtocolError(f"TENSOR_INFO+ payload is {len(data)} bytes, too short")
+        tensor, type_, rank, flags, size, offset = _TENSOR_INFO_HEAD.unpack_from(data)
+        if len(data) != _TENSOR_INFO_HEAD.size + rank * _DIM.size:
+            raise ProtocolError(f"TENSOR_INFO+ payload is {len(data)} bytes for rank {rank}")
+        shape = tuple(_DIM.unpack_from(data, _TENSOR_INFO_HEAD.size + i * _DIM.size)[0]
+                      for i in range(rank))
+        return cls(tensor, type_, TensorFlag(flags), size,
+                   None if offset == TENSOR_NOT_IN_POOL else offset, shape)
+
+
+# INVOKE
+
+_INVOKE_RESPONSE = struct.Struct("<IQQQ")
+
+
+def encode_invoke(count: int = 1) -> bytes:
+    """INVOKE request: run the model ``count`` times (1 or more) on the same inputs."""
+    if not 1 <= count <= 0xFFFF_FFFF:
+        raise ValueError(f"invoke count {count} is not in 1..2^32-1")
+    return _U32.pack(count)
+
+
+def decode_invoke_request(payload: Buffer) -> int:
+    return int(_unpack(_U32, payload, "INVOKE")[0])
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """The INVOKE response: counter ticks per invocation (see INFO COUNTER_SOURCE)."""
+
+    count: int
+    total_ticks: int
+    min_ticks: int
+    max_ticks: int
+
+    def encode(self) -> bytes:
+        return _INVOKE_RESPONSE.pack(self.count, self.total_ticks, self.min_ticks,
+                                     self.max_ticks)
+
+    @classmethod
+    def decode(cls, payload: Buffer) -> InvokeResult:
+        return cls(*_unpack(_INVOKE_RESPONSE, payload, "INVOKE+"))
