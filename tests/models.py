@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymicro_wakeword
 import pytest
 
 from mcubench.boards import project_root
@@ -65,3 +66,28 @@ def model_path(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"shared model {name} not found in {path.parent}")
     return path
+
+
+# ---- the real-model matrix: tests/test_run_models.py and scripts/check_models.py -----------
+
+UPLOAD_LIMIT = 64 * 1024  # bytes: larger models are linked into flash on emulated boards
+MATRIX_BOARDS = ("native", "qemu-m4", "qemu-m55", "qemu-rv32", "stm32f4")
+
+
+def pymicro_wakeword_models() -> list[Path]:
+    """The four streaming wake-word models of the pymicro-wakeword package (PyPI)."""
+    folder = Path(pymicro_wakeword.__file__).parent / "models"
+    return sorted(folder.glob("*.tflite"))
+
+
+def run_args(model: Path, board: str, runs: int, seed: int = 0) -> list[str]:
+    """``mcubench run`` arguments for one model on one board.
+
+    Small models go up with the bulk upload; larger ones are linked into flash, as a user
+    of that board would do, which also spares the emulated UART (about 16 KiB/s).
+    """
+    args = ["run", str(model), "--board", board, "--random", str(runs), "--seed", str(seed),
+            "--json"]
+    if board != "native" and model.stat().st_size > UPLOAD_LIMIT:
+        args.append("--embedded")
+    return args

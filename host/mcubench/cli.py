@@ -30,7 +30,7 @@ from mcubench.inference import load_on_device
 from mcubench.kernels import unsupported_nodes
 from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subgraph_macs
 from mcubench.protocol.codes import Capability
-from mcubench.reference import random_inputs
+from mcubench.reference import check_inputs, random_inputs
 from mcubench.run import RunResult, report_record, run_model
 from mcubench.session import Session, open_session
 
@@ -260,6 +260,7 @@ def _input_sets(args: argparse.Namespace, model: Model) -> list[tuple[str, list[
                 arrays.extend(loaded[key] for key in loaded.files)
             else:
                 arrays.append(loaded)
+        check_inputs(model, arrays)
         return [(", ".join(args.input), arrays)]
     if args.random < 1:
         raise UsageError("--random takes a count of 1 or more")
@@ -267,9 +268,10 @@ def _input_sets(args: argparse.Namespace, model: Model) -> list[tuple[str, list[
             for seed in range(args.seed, args.seed + args.random)]
 
 
-def _transfer_progress(out: Console) -> Progress:
+def _transfer_progress() -> Progress:
+    """A byte progress bar on stderr (stdout may be carrying JSON)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TimeRemainingColumn(), console=out, transient=True)
+                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)
 
 
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
@@ -287,7 +289,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
             elf = build_firmware(get_board(args.board), model=data).elf
     with open_session(board=args.board, port=args.port, baudrate=args.baud,
                       build=not args.no_build, elf=elf, trace=_tracer(args)) as session:
-        with _transfer_progress(out) as progress:
+        with _transfer_progress() as progress:
             task = progress.add_task(f"uploading {path.name}", total=len(data))
             inference = load_on_device(
                 session.device, data, embedded=args.embedded,

@@ -55,18 +55,14 @@ class ReferenceRunner:
 
     def invoke(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Set the inputs, run once, return copies of the outputs."""
-        graph = self.model.subgraphs[0]
-        expected = [graph.tensors[t] for t in graph.inputs]
-        if len(inputs) != len(expected):
-            raise UsageError(f"the model takes {len(expected)} input(s), got {len(inputs)}")
-        for n, (array, tensor) in enumerate(zip(inputs, expected, strict=True)):
-            _check_input(n, array, tensor)
+        check_inputs(self.model, inputs)
+        for n, array in enumerate(inputs):
             _tflm(f"setting input {n} failed",
                   partial(self._interpreter.set_input, np.ascontiguousarray(array), n))
         _tflm("invoke failed", self._interpreter.invoke)
         return [np.array(_tflm(f"reading output {n} failed",
                                partial(self._interpreter.get_output, n)), copy=True)
-                for n in range(len(graph.outputs))]
+                for n in range(len(self.model.subgraphs[0].outputs))]
 
     def reset(self) -> None:
         """Back to the state right after allocation (variables cleared)."""
@@ -105,6 +101,16 @@ def random_inputs(model: Model, seed: int) -> list[np.ndarray]:
         else:
             arrays.append(rng.uniform(-1.0, 1.0, size=t.shape).astype(dtype))
     return arrays
+
+
+def check_inputs(model: Model, inputs: Sequence[np.ndarray]) -> None:
+    """UsageError unless there is one array per input of subgraph 0, of its dtype and shape."""
+    graph = model.subgraphs[0]
+    expected = [graph.tensors[t] for t in graph.inputs]
+    if len(inputs) != len(expected):
+        raise UsageError(f"the model takes {len(expected)} input(s), got {len(inputs)}")
+    for n, (array, tensor) in enumerate(zip(inputs, expected, strict=True)):
+        _check_input(n, array, tensor)
 
 
 def _check_input(n: int, array: np.ndarray, tensor: Tensor) -> None:

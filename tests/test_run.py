@@ -1,0 +1,228 @@
+"""``mcubench run`` and the inference requests, in-process, on the native board and QEMU.
+
+The happy path (outputs equal tflite_micro's, JSON fields, the exit code on a mismatch) and
+each error path the runtime issue names: an unsupported operator (named with its node, by
+the host before any upload and by the device when the host check is bypassed), an arena
+too small (how many bytes are needed, exactly), a model larger than the board's RAM
+(pointing to ``build --model``), a truncated or corrupt model (host and device), and a
+bulk write over a loaded model, which unloads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mcubench.cli import main
+from mcubench.device import Device
+from mcubench.errors import ModelError
+from mcubench.inference import LoadedInference, load_on_device
+from mcubench.protocol.codes import Opcode
+from mcubench.protocol.messages import encode_invoke
+from mcubench.reference import ReferenceRunner
+
+from .conftest import BootFn
+from .models import model_path
+from .tflite_builder import ModelBuilder, fully_connected_model
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    """Exit code, the JSON record ({} if none) and stderr."""
+    code = main(["run", *args, "--json"])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if captured.out.strip() else {}, captured.err
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def small_model() -> bytes:
+    return fully_connected_model(depth=8, units=5, seed=7)
+
+
+def reshape_model(elements: int) -> bytes:
+    """A RESHAPE whose input and output take ``elements`` bytes each: a big arena, tiny file."""
+    mb = ModelBuilder()
+    g = mb.add_subgraph()
+    x = g.add_tensor([1, elements], "INT8", scales=0.5, zero_points=0)
+    y = g.add_tensor([elements, 1], "INT8", scales=0.5, zero_points=0)
+    g.add_operator("RESHAPE", [x], [y])
+    g.set_io([x], [y])
+    return mb.build()
+
+
+def unsupported_model() -> bytes:
+    """FULLY_CONNECTED, then a FLOOR (no kernel for it) as node 1."""
+    mb = ModelBuilder()
+    g = mb.add_subgraph()
+    x = g.add_tensor([1, 4], "FLOAT32")
+    w = g.add_tensor([4, 4], "FLOAT32", data=np.eye(4, dtype=np.float32))
+    h = g.add_tensor([1, 4], "FLOAT32")
+    y = g.add_tensor([1, 4], "FLOAT32")
+    g.add_operator("FULLY_CONNECTED", [x, w, -1], [h])
+    g.add_operator("FLOOR", [h], [y])
+    g.set_io([x], [y])
+    return mb.build()
+
+
+# ---- the happy path --------------------------------------------------------------------------
+
+
+def test_run_json_says_bit_exact(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = small_model()
+    path = write(tmp_path, "fc.tflite", data)
+    code, record, err = run_json(capsys, str(path), "--board", "native", "--random", "4",
+                                 "--seed", "10")
+    assert code == 0, err
+    assert record["bit_exact"] is True
+    assert record["board"] == "native" and record["target"] == "native"
+    assert record["runs"] == 4 and record["exact_runs"] == 4
+    assert [r["input"] for r in record["per_run"]] == [f"seed {s}" for s in range(10, 14)]
+    assert record["outputs"][0]["max_abs_diff"] == 0
+    assert record["model_sha256"] == hashlib.sha256(data).hexdigest()
+    assert record["latency"]["unit"] == "ns"
+    assert record["arena"]["required_bytes"] >= record["arena"]["nonpersistent_bytes"] > 0
+
+
+def test_run_takes_inputs_from_npy(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = small_model()
+    path = write(tmp_path, "fc.tflite", data)
+    x = np.arange(-4, 4, dtype=np.int8).reshape(1, 8)
+    np.save(tmp_path / "x.npy", x)
+    code, record, _ = run_json(capsys, str(path), "--board", "native", "--input",
+                               str(tmp_path / "x.npy"))
+    assert code == 0 and record["bit_exact"] and record["runs"] == 1
+    # A wrong dtype is a usage error, found before any board boots.
+    np.save(tmp_path / "bad.npy", x.astype(np.int16))
+    code, _, err = run_json(capsys, str(path), "--board", "no-such-board", "--input",
+                            str(tmp_path / "bad.npy"))
+    assert code == 2
+    assert "int16" in err and "the model wants INT8" in err
+
+
+def test_mismatch_exits_9_with_the_difference(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict path: a reference that is off by 3 in one element of the second run."""
+    calls = iter(range(100))
+    real = ReferenceRunner.invoke
+
+    def skewed(self: ReferenceRunner, inputs: Any) -> list[np.ndarray]:
+        outputs = real(self, inputs)
+        if next(calls) == 1:
+            outputs[0].flat[2] = np.int8(outputs[0].flat[2] - 3 if outputs[0].flat[2] > 0
+                                         else outputs[0].flat[2] + 3)
+        return outputs
+
+    monkeypatch.setattr(ReferenceRunner, "invoke", skewed)
+    path = write(tmp_path, "fc.tflite", small_model())
+    code, record, err = run_json(capsys, str(path), "--board", "native", "--random", "3")
+    assert code == 9
+    assert record["bit_exact"] is False and record["exact_runs"] == 2
+    assert record["outputs"][0]["max_abs_diff"] == 3
+    assert [r["bit_exact"] for r in record["per_run"]] == [True, False, True]
+    assert "1 of 3 run(s) differ from tflite_micro" in err
+
+
+def test_run_table_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, "fc.tflite", small_model())
+    assert main(["run", str(path), "--board", "native", "--random", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exact with tflite_micro over 2 run(s)" in out
+    assert "CLOCK_MONOTONIC" in out  # says what the counter counts
+
+
+# ---- error paths ---------------------------------------------------------------------------
+
+
+def test_unsupported_op_named_before_upload(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    path = write(tmp_path, "floor.tflite", unsupported_model())
+    assert main(["run", str(path), "--board", "native"]) == 8
+    err = capsys.readouterr().err
+    assert "node 1 (FLOOR" in err and "no kernel" in err
+
+
+@pytest.fixture
+def native_device(boot: BootFn) -> Iterator[Device]:
+    with boot("native") as (_, device):
+        yield device
+
+
+def test_device_names_an_unsupported_op(native_device: Device) -> None:
+    """Past the host's check (an older host, a newer model), the device names it too."""
+    with pytest.raises(ModelError, match=r"UNSUPPORTED_OP: .*node 1 \(FLOOR\)"):
+        load_on_device(native_device, unsupported_model())
+
+
+def test_device_rejects_a_corrupt_model(native_device: Device) -> None:
+    data = bytearray(small_model())
+    with pytest.raises(ModelError, match="MODEL_INVALID"):
+        load_on_device(native_device, bytes(data[: len(data) // 2]))
+    data[4:8] = b"XXXX"  # the file identifier
+    with pytest.raises(ModelError, match="MODEL_INVALID"):
+        load_on_device(native_device, bytes(data))
+    # The device is still well: a good model loads and runs after the bad ones.
+    inference = load_on_device(native_device, small_model())
+    assert inference.invoke(3).count == 3
+
+
+def test_host_rejects_a_truncated_model(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    data = small_model()
+    path = write(tmp_path, "cut.tflite", data[: len(data) - 40])
+    assert main(["run", str(path), "--board", "native"]) == 8
+    assert "error:" in capsys.readouterr().err
+    path = write(tmp_path, "missing.tflite", b"")
+    path.unlink()
+    assert main(["run", str(path), "--board", "native"]) == 2
+
+
+def test_arena_too_small_says_how_much_is_needed(boot: BootFn) -> None:
+    """stm32f4's pool (109 KB) takes this 1 KB model but not its 2 x 80,000-byte arena.
+
+    The figure is exact for the device's own pointer size and arena address (the native
+    tests check exactness by retrying with that many bytes); here: the two tensors, plus a
+    persistent part of a few hundred bytes.
+    """
+    data = reshape_model(80_000)
+    with boot("stm32f4") as (_, device):
+        with pytest.raises(ModelError) as caught:
+            load_on_device(device, data)
+        have = device.info().pool_bytes - 16 * ((len(data) + 15) // 16)
+    message = str(caught.value)
+    found = re.search(r"arena too small: need (\d+) bytes, have (\d+)", message)
+    assert found, message
+    assert int(found[2]) == have
+    assert 2 * 80_000 < int(found[1]) < 2 * 80_000 + 512
+    assert "mcubench build --board stm32f4 --model" in message
+
+
+def test_model_larger_than_ram_points_to_build_model(capsys: pytest.CaptureFixture[str]) -> None:
+    path = model_path("vww_96_int8.tflite")
+    assert main(["run", str(path), "--board", "stm32f4"]) == 8
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the model is 333,288 bytes; stm32f4 has 108,384 bytes" in err
+    assert "Link it into flash" in err
+    assert "mcubench build --board stm32f4 --model" in err
+
+
+def test_a_write_over_the_model_unloads_it(native_device: Device) -> None:
+    inference: LoadedInference = load_on_device(native_device, small_model())
+    inference.set_inputs([np.ones((1, 8), np.int8)])  # into the arena: stays loaded
+    assert inference.invoke().count == 1
+    native_device.upload(0, b"\0" * 64)  # over the model
+    with pytest.raises(ModelError, match="NO_MODEL"):
+        inference.invoke()
+    with pytest.raises(Exception, match="NO_MODEL"):
+        native_device.request(Opcode.INVOKE, encode_invoke(1))
