@@ -11,13 +11,21 @@
  * top: each is read with every flatbuf reader on every slot, and one level
  * of sub-tables below, so the generic reader is fuzzed too. ASan sees every
  * byte touched: libFuzzer hands over a heap copy of exactly size bytes.
+ *
+ * An accepted model is then prepared by the interpreter with the reference
+ * kernels in a bounded arena (every kernel's prepare sees the hostile model)
+ * and, if that succeeds, invoked once on zeroed inputs, reset and invoked
+ * again; errors must be well formed.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "mcb/flatbuf.h"
+#include "mcb/interpreter.h"
 #include "mcb/model.h"
+
+#define ARENA_BYTES (64u * 1024u) /* bounds what a hostile model makes the kernels compute */
 
 #define CHECK(cond)           \
     do {                      \
@@ -296,6 +304,44 @@ static void check_error(const mcb_model *m, mcb_status st, const mcb_model_error
     CHECK(mcb_model_subgraph(m, 0, &si) == MCB_ERR_STATE);
 }
 
+static void check_interp_error(const mcb_interp_error *e)
+{
+    CHECK(e->code > MCB_INTERP_E_NONE && e->code <= MCB_INTERP_E_INVOKE);
+    CHECK(strcmp(mcb_interp_error_name(e->code), "?") != 0);
+    CHECK(memchr(e->message, '\0', sizeof e->message) != NULL && e->message[0] != '\0');
+    CHECK(e->node >= -1 && e->subgraph >= 0 && e->subgraph < (int32_t)MCB_MODEL_MAX_SUBGRAPHS);
+    CHECK(e->code != MCB_INTERP_E_ARENA || e->arena_need > ARENA_BYTES);
+}
+
+/* Prepare with the reference kernels; if it succeeds, invoke on zeroed inputs. */
+static void run(const mcb_model *m)
+{
+    static uint64_t arena[ARENA_BYTES / 8u]; /* static, as on the device */
+    static mcb_interpreter it;
+    mcb_interp_error err;
+    if (mcb_interpreter_init(&it, m, arena, sizeof arena, mcb_kernels_reference(), &err) !=
+        MCB_OK) {
+        check_interp_error(&err);
+        return;
+    }
+    mcb_arena_stats stats;
+    CHECK(mcb_interpreter_arena(&it, &stats) == MCB_OK && stats.required_bytes <= sizeof arena);
+    for (uint32_t i = 0; i < mcb_interpreter_input_count(&it); i++) {
+        mcb_tensor_view v;
+        CHECK(mcb_interpreter_tensor(&it, (uint32_t)mcb_interpreter_input(&it, i), &v) == MCB_OK);
+        if (v.data != NULL) {
+            memset(v.data, 0, v.bytes);
+        }
+    }
+    for (int round = 0; round < 2; round++) {
+        if (mcb_interpreter_invoke(&it, &err) != MCB_OK) {
+            check_interp_error(&err);
+            return;
+        }
+        CHECK(mcb_interpreter_reset(&it, &err) == MCB_OK);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -311,5 +357,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(err.code == MCB_MODEL_E_NONE && err.subgraph == -1 && err.op == -1 && err.tensor == -1);
     walk(&model);
+    run(&model);
     return 0;
 }

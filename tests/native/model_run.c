@@ -2,7 +2,8 @@
  * Native test tool: runs models with the firmware's interpreter and reference
  * kernels.
  *
- *   model_run [--arena BYTES] MODEL [INPUT_BIN OUTPUT_BIN] [MODEL INPUT_BIN OUTPUT_BIN]...
+ *   model_run [--arena BYTES] [--reset-every N] MODEL [INPUT_BIN OUTPUT_BIN]
+ *             [MODEL INPUT_BIN OUTPUT_BIN]...
  *   model_run --plan MODEL
  *
  * For each MODEL: opens it, prepares it in an arena of BYTES (default 4 MiB,
@@ -10,7 +11,9 @@
  * OUTPUT_BIN runs it once per invocation in INPUT_BIN: INPUT_BIN holds, for
  * each invocation, the raw bytes of all of subgraph 0's inputs in order (a
  * model without inputs is invoked once on an empty file), and OUTPUT_BIN gets,
- * for each, all outputs' raw bytes in order. State carries over. Prints one JSON line per
+ * for each, all outputs' raw bytes in order. State carries over, except that
+ * with --reset-every N the interpreter is reset (mcb_interpreter_reset) before
+ * invocations N, 2N, ... (counting from 0). Prints one JSON line per
  * model: {"ok": true, "arena": {...}} or {"ok": false, "code": ..., "node": ...,
  * "message": ..., "arena_need": ..., "arena_need_exact": ...}.
  * --plan prints the planner's placement of every tensor and scratch buffer
@@ -108,7 +111,8 @@ static long io_bytes(const mcb_interpreter *it, bool inputs)
  * writes K invocations' outputs, each all outputs in order. 0, 1 or 2 as run_one.
  */
 static int run_invocations(mcb_interpreter *it, const char *model_path, const uint8_t *in_buf,
-                           size_t in_len, const char *output_path, mcb_interp_error *err)
+                           size_t in_len, const char *output_path, size_t reset_every,
+                           mcb_interp_error *err)
 {
     const long per_in = io_bytes(it, true);
     const long per_out = io_bytes(it, false);
@@ -136,6 +140,12 @@ static int run_invocations(mcb_interpreter *it, const char *model_path, const ui
             memcpy(v.data, src, v.bytes);
             src += v.bytes;
         }
+        if (reset_every > 0 && k > 0 && k % reset_every == 0 &&
+            mcb_interpreter_reset(it, err) != MCB_OK) {
+            print_error(err);
+            rc = 1;
+            break;
+        }
         if (mcb_interpreter_invoke(it, err) != MCB_OK) {
             print_error(err);
             rc = 1;
@@ -157,7 +167,7 @@ static int run_invocations(mcb_interpreter *it, const char *model_path, const ui
 
 /* 0 ran, 1 rejected, 2 I/O error. */
 static int run_one(const char *model_path, const char *input_path, const char *output_path,
-                   size_t arena_bytes)
+                   size_t arena_bytes, size_t reset_every)
 {
     size_t model_len = 0;
     uint8_t *model_buf = read_file(model_path, &model_len);
@@ -185,7 +195,8 @@ static int run_one(const char *model_path, const char *input_path, const char *o
             fprintf(stderr, "model_run: cannot read %s\n", input_path);
             rc = 2;
         } else {
-            rc = run_invocations(&it, model_path, in_buf, in_len, output_path, &err);
+            rc = run_invocations(&it, model_path, in_buf, in_len, output_path, reset_every,
+                                 &err);
         }
         free(in_buf);
     }
@@ -264,7 +275,8 @@ static int plan_one(const char *model_path)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: model_run [--arena BYTES] MODEL [INPUT_BIN OUTPUT_BIN] ...\n"
+    fprintf(stderr, "usage: model_run [--arena BYTES] [--reset-every N] MODEL "
+                    "[INPUT_BIN OUTPUT_BIN] ...\n"
                     "       model_run --plan MODEL\n");
     return 2;
 }
@@ -272,30 +284,33 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     size_t arena_bytes = DEFAULT_ARENA;
+    size_t reset_every = 0;
     int i = 1;
     if (argc == 3 && strcmp(argv[1], "--plan") == 0) {
         return plan_one(argv[2]);
     }
-    if (argc > 2 && strcmp(argv[1], "--arena") == 0) {
+    while (argc > i + 1 &&
+           (strcmp(argv[i], "--arena") == 0 || strcmp(argv[i], "--reset-every") == 0)) {
         char *end;
-        arena_bytes = (size_t)strtoull(argv[2], &end, 10);
+        const size_t value = (size_t)strtoull(argv[i + 1], &end, 10);
         if (*end != '\0') {
             return usage();
         }
-        i = 3;
+        *(strcmp(argv[i], "--arena") == 0 ? &arena_bytes : &reset_every) = value;
+        i += 2;
     }
     if (i >= argc) {
         return usage();
     }
     if (argc - i == 1) {
-        return run_one(argv[i], NULL, NULL, arena_bytes);
+        return run_one(argv[i], NULL, NULL, arena_bytes, reset_every);
     }
     if ((argc - i) % 3 != 0) {
         return usage();
     }
     int rc = 0;
     for (; i < argc; i += 3) {
-        const int one = run_one(argv[i], argv[i + 1], argv[i + 2], arena_bytes);
+        const int one = run_one(argv[i], argv[i + 1], argv[i + 2], arena_bytes, reset_every);
         rc = one > rc ? one : rc;
         fflush(stdout);
     }

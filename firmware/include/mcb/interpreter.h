@@ -1,6 +1,7 @@
 /*
- * Interpreter: runs subgraph 0 of an opened model (mcb/model.h) with the
- * kernels of a registry (mcb/kernel.h), in one caller-owned arena.
+ * Interpreter: runs an opened model (mcb/model.h) with the kernels of a
+ * registry (mcb/kernel.h), in one caller-owned arena, as TFLM's
+ * MicroInterpreter does.
  *
  * Arena layout, as in TFLM:
  *
@@ -9,15 +10,36 @@
  *
  * The head starts 16-byte aligned and holds what mcb/planner.h places; while
  * planning it holds the planner's own array (temporary). The tail grows down
- * from the end: the node table, the kernels' data, the tensor table.
+ * from the end: the node table (every subgraph's operators), the tensor
+ * table, the resource-variable table, the variable tensors, then what the
+ * kernels ask for (their data, resource variables' buffers).
  * required_bytes = pad + persistent + max(peak, planner array).
  *
  * mcb_interpreter_init checks, in this order, before anything runs: that
- * every operator has a kernel (else UNSUPPORTED_OP naming the operator and
- * the node), every kernel's prepare (PREPARE), the plan (PLAN), the arena
- * (ARENA: "arena too small: need N bytes, have M"; N is exact unless the
- * arena cannot even hold the node table and the planner's array, then the
- * message says "need at least").
+ * every operator of every subgraph has a kernel (else UNSUPPORTED_OP naming
+ * the operator and the node), every kernel's prepare (PREPARE; all
+ * subgraphs, subgraph 0 first, as TFLM prepares them), the plan (PLAN), the
+ * arena (ARENA: "arena too small: need N bytes, have M"; N is exact unless
+ * the arena cannot even hold the node table and the planner's array, then
+ * the message says "need at least"). Errors in a subgraph other than 0 say
+ * "subgraph S node N (NAME): ...".
+ *
+ * State, as TFLM keeps it (tests/test_interpreter_state.py checks each
+ * against tflite_micro):
+ * - Variable tensors (is_variable) live in the persistent tail, never in the
+ *   planned head; their constant data, if any, is ignored.
+ * - Resource variables (VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE) are
+ *   identified by (container, shared_name); a variable's buffer is taken from
+ *   the tail when an ASSIGN_VARIABLE that can see its handle is prepared,
+ *   sized by the assigned tensor, and filled with the low byte of that
+ *   tensor's zero point.
+ * - mcb_interpreter_init ends with a reset (TFLM's AllocateTensors does).
+ * - Reset (TFLM's MicroInterpreter::Reset): int8 variable tensors are filled
+ *   with their zero point, every other variable tensor with 0; resource
+ *   variables with their fill byte. Kernels keep their own state: CALL_ONCE
+ *   does NOT run its subgraph again after a reset (tflite_micro's reset()
+ *   does not re-run it either), so the resource variables it initialised
+ *   stay at their fill byte until assigned again.
  */
 #ifndef MCB_INTERPRETER_H
 #define MCB_INTERPRETER_H
@@ -49,10 +71,11 @@ typedef enum { MCB_INTERP_ERRORS(MCB_DEFINE_ENUM_ITEM) } mcb_interp_errcode;
 
 typedef struct {
     mcb_interp_errcode code;
-    int32_t node;           /* operator index in subgraph 0, or -1 */
+    int32_t node;           /* operator index in its subgraph (see subgraph), or -1 */
     uint32_t arena_need;    /* ARENA: bytes needed (a lower bound if !arena_need_exact) */
     bool arena_need_exact;
     char message[MCB_INTERP_MSG_SIZE]; /* "node 3 (CONV_2D): operator not supported ..." */
+    int32_t subgraph;       /* the node's subgraph; 0 when node is -1 */
 } mcb_interp_error;
 
 /* Arena figures, valid after a successful init. */
@@ -75,6 +98,15 @@ typedef struct {
     uint32_t rank;
 } mcb_tensor_view;
 
+/* One resource variable (TFLM's MicroResourceVariable). */
+typedef struct {
+    mcb_fb_string container;   /* data NULL when the VAR_HANDLE had none */
+    mcb_fb_string shared_name;
+    uint8_t *data;             /* NULL until an ASSIGN_VARIABLE is prepared */
+    uint32_t bytes;
+    uint8_t fill;              /* what reset writes to every byte */
+} mcb_resource_var;
+
 /* Fill with mcb_interpreter_init; treat as opaque. Offsets are from arena. */
 struct mcb_interpreter {
     const mcb_model *model;
@@ -86,17 +118,24 @@ struct mcb_interpreter {
     uint32_t end;            /* end of the usable arena (8-byte aligned address) */
     uint64_t missing;        /* persistent bytes asked for and not available */
     bool out_of_arena;       /* set by a failed persistent allocation */
-    mcb_node *nodes;         /* n_nodes, first thing in the tail */
+    mcb_node *nodes;         /* n_nodes (all subgraphs), first thing in the tail */
     uint32_t n_nodes;
-    const uint8_t **tensors; /* data of every tensor of subgraph 0, NULL if none */
-    uint32_t n_tensors;
+    const uint8_t **tensors; /* data of every tensor of every subgraph, NULL if none */
+    uint32_t n_tensors;      /* of subgraph 0 */
+    uint32_t n_subgraphs;
+    uint32_t node_base[MCB_MODEL_MAX_SUBGRAPHS + 1];   /* subgraph s: nodes[node_base[s]..[s+1]) */
+    uint32_t tensor_base[MCB_MODEL_MAX_SUBGRAPHS + 1]; /* likewise in tensors */
+    mcb_resource_var *resources;
+    uint32_t n_resources;
+    uint32_t max_resources;  /* VAR_HANDLE operators in the model */
+    uint32_t running;        /* bit s: subgraph s is being invoked */
     mcb_interp_error *err;   /* where kernels report, during init and invoke */
     mcb_arena_stats stats;
     bool ready;
 };
 
 /*
- * Prepares subgraph 0 of model (opened, kept unchanged while in use) in
+ * Prepares every subgraph of model (opened, kept unchanged while in use) in
  * arena[0..arena_bytes). MCB_OK, or MCB_ERR_ARG (bad arguments, unsupported,
  * rejected, not plannable) / MCB_ERR_RANGE (arena too small) with *err (may
  * be NULL) saying why.
@@ -105,12 +144,13 @@ mcb_status mcb_interpreter_init(mcb_interpreter *it, const mcb_model *model, voi
                                 size_t arena_bytes, const mcb_kernel_registry *registry,
                                 mcb_interp_error *err);
 
-/* Runs every node once. */
+/* Runs every node of subgraph 0 once (and what they call: CALL_ONCE). */
 mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err);
 
 /*
  * Restores the state TFLM's MicroInterpreter::Reset leaves: variable tensors
- * and resource variables as TFLM resets them. MCB_ERR_STATE before init.
+ * and resource variables as TFLM resets them (see the top of this file);
+ * kernels' own state (CALL_ONCE has run) is kept. MCB_ERR_STATE before init.
  */
 mcb_status mcb_interpreter_reset(mcb_interpreter *it, mcb_interp_error *err);
 

@@ -11,9 +11,11 @@
  *                       the persistent part of the arena; request scratch.
  *   invoke(ctx, node)   every inference: read the inputs, write the outputs.
  *
- * Tensors are read through the accessors below (subgraph 0). During prepare
- * nothing is placed yet: constants are read from mcb_kernel_input_info's
- * data, and mcb_kernel_input / _output / _scratch return NULL.
+ * Tensors are read through the accessors below, for a node of any subgraph
+ * (tensor indices are the node's subgraph's). During prepare nothing is
+ * placed yet: constants are read from mcb_kernel_input_info's data, and
+ * mcb_kernel_input / _output / _scratch return NULL (variable tensors and
+ * resource handles are there already: see "state" below).
  *
  * Running out of arena is not an error of the kernel: when
  * mcb_kernel_alloc_persistent returns NULL, prepare returns MCB_ERR_RANGE at
@@ -40,7 +42,7 @@
 typedef struct mcb_interpreter mcb_interpreter;
 typedef struct mcb_kernel mcb_kernel;
 
-/* One operator of subgraph 0, in the persistent part of the arena. */
+/* One operator of a subgraph, in the persistent part of the arena. */
 typedef struct {
     const mcb_kernel *kernel;
     void *user_data;        /* the kernel's: from mcb_kernel_alloc_persistent */
@@ -48,10 +50,11 @@ typedef struct {
     const int32_t *outputs;
     uint32_t n_inputs;
     uint32_t n_outputs;
-    uint32_t index;         /* operator index in subgraph 0 */
+    uint32_t index;         /* operator index in its subgraph */
     uint32_t n_scratch;
     uint32_t scratch_bytes[MCB_KERNEL_MAX_SCRATCH];  /* as requested */
     uint32_t scratch_offset[MCB_KERNEL_MAX_SCRATCH]; /* in the arena's head, once planned */
+    uint32_t subgraph;      /* the subgraph it belongs to */
 } mcb_node;
 
 typedef mcb_status (*mcb_kernel_fn)(mcb_interpreter *ctx, mcb_node *node);
@@ -121,5 +124,66 @@ void *mcb_kernel_output(const mcb_interpreter *ctx, const mcb_node *node, uint32
 
 /* A scratch buffer requested in prepare; NULL for a bad handle. */
 void *mcb_kernel_scratch(const mcb_interpreter *ctx, const mcb_node *node, uint32_t handle);
+
+/* ---- state: variable tensors, resource variables, subgraphs ------------------ */
+
+/*
+ * Input i's data when it is a variable tensor (is_variable): writable, in
+ * the persistent part of the arena, kept across invokes, there from prepare
+ * on. NULL for any other input.
+ */
+void *mcb_kernel_variable(const mcb_interpreter *ctx, const mcb_node *node, uint32_t i);
+
+/*
+ * TFLM's MicroResourceVariables::CreateIdIfNoneFound, for VAR_HANDLE's
+ * prepare: the id of the resource variable (container, shared_name), created
+ * if new. A container without data matches any container; names compare as
+ * C strings. -1 if the table is full or shared_name has no data.
+ */
+int32_t mcb_kernel_resource_id(mcb_interpreter *ctx, const mcb_fb_string *container,
+                               const mcb_fb_string *shared_name);
+
+/*
+ * VAR_HANDLE's prepare: output i (which the planner leaves unplanned) holds
+ * data from now on: the int32 resource id, in persistent memory. MCB_ERR_ARG
+ * for any other operator, after prepare, or for a constant or variable.
+ */
+mcb_status mcb_kernel_set_output(mcb_interpreter *ctx, const mcb_node *node, uint32_t i,
+                                 void *data);
+
+/*
+ * The resource id input i holds (a VAR_HANDLE's output, or a constant); -1 if
+ * it holds no data yet (in prepare: a handle made by a later node or in
+ * another subgraph, as TFLM's ASSIGN_VARIABLE finds it).
+ */
+int32_t mcb_kernel_input_resource(const mcb_interpreter *ctx, const mcb_node *node, uint32_t i);
+
+/*
+ * TFLM's MicroResourceVariables::Allocate: the first time, bytes of
+ * persistent memory for resource id, every byte set to fill; afterwards
+ * nothing (the size stays the first one). MCB_ERR_ARG for a bad id,
+ * MCB_ERR_RANGE when the arena is exhausted (prepare returns it at once).
+ */
+mcb_status mcb_kernel_resource_allocate(mcb_interpreter *ctx, int32_t id, uint32_t bytes,
+                                        uint8_t fill);
+
+/*
+ * Resource id's buffer (*data NULL and *bytes 0 while not allocated).
+ * MCB_ERR_ARG for an id that does not exist.
+ */
+mcb_status mcb_kernel_resource(const mcb_interpreter *ctx, int32_t id, void **data,
+                               uint32_t *bytes);
+
+/* Subgraphs in the model. */
+uint32_t mcb_kernel_subgraph_count(const mcb_interpreter *ctx);
+
+/*
+ * Runs every node of subgraph once, from a kernel's invoke (TFLM's
+ * MicroGraph::InvokeSubgraph; CALL_ONCE). Inputs and outputs of the
+ * subgraph are not copied. MCB_ERR_ARG for a bad index or a subgraph
+ * already running; a failing node's status otherwise, with the
+ * interpreter's error naming that node.
+ */
+mcb_status mcb_kernel_invoke_subgraph(mcb_interpreter *ctx, uint32_t subgraph);
 
 #endif

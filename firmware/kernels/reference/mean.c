@@ -168,7 +168,7 @@ static int32_t integer_mean(const mean_data *d, int32_t sum, int32_t qmin, int32
  * element type, around an odometer over the kept dimensions and one over the
  * reduced ones.
  */
-#define MEAN_LOOP(d, SUM_T, ADD, EMIT)                                                  \
+#define MEAN_LOOP(d, SUM_T, ADD, EMIT)                                                      \
     do {                                                                                    \
         int32_t kept_idx[MCB_SHAPE_MAX_RANK] = {0};                                         \
         int32_t base = 0;                                                                   \

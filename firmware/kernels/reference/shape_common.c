@@ -74,23 +74,23 @@ static void copy_row(uint8_t *out, int32_t out_step, const uint8_t *in, int32_t 
     /* Constant sizes, so that each memcpy becomes a single load and store. */
     switch (size) {
     case 1:
-        for (int32_t k = 0; k < n; k++, in += di, out += dout) {
-            *out = *in;
+        for (int32_t k = 0; k < n; k++) {
+            out[k * dout] = in[k * di];
         }
         break;
     case 2:
-        for (int32_t k = 0; k < n; k++, in += di, out += dout) {
-            memcpy(out, in, 2);
+        for (int32_t k = 0; k < n; k++) {
+            memcpy(out + k * dout, in + k * di, 2);
         }
         break;
     case 4:
-        for (int32_t k = 0; k < n; k++, in += di, out += dout) {
-            memcpy(out, in, 4);
+        for (int32_t k = 0; k < n; k++) {
+            memcpy(out + k * dout, in + k * di, 4);
         }
         break;
     default:
-        for (int32_t k = 0; k < n; k++, in += di, out += dout) {
-            memcpy(out, in, size);
+        for (int32_t k = 0; k < n; k++) {
+            memcpy(out + k * dout, in + k * di, size);
         }
         break;
     }
