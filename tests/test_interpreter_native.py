@@ -419,14 +419,14 @@ def test_unsupported_custom_op_and_input_type(model_run: Path, tmp_path: Path) -
 
     mb = ModelBuilder()
     g = mb.add_subgraph("main")
-    x = g.add_tensor([1, 4], "INT16", scales=0.5)
-    w = g.add_tensor([3, 4], data=np.ones((3, 4)), scales=0.5)
-    y = g.add_tensor([1, 3], "INT16", scales=0.5)
+    x = g.add_tensor([1, 4], "UINT8", scales=0.5)
+    w = g.add_tensor([3, 4], "UINT8", data=np.ones((3, 4)), scales=0.5)
+    y = g.add_tensor([1, 3], "UINT8", scales=0.5)
     g.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
     g.set_io([x], [y])
-    report = one_error(model_run, write(tmp_path, "fc16", mb.build()))
+    report = one_error(model_run, write(tmp_path, "fc_u8", mb.build()))
     assert (report["code"], report["node"], report["message"]) == \
-        ("UNSUPPORTED_OP", 0, "node 0 (FULLY_CONNECTED): INT16 input not supported by the "
+        ("UNSUPPORTED_OP", 0, "node 0 (FULLY_CONNECTED): UINT8 input not supported by the "
                               "reference kernels")
 
 

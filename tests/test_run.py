@@ -226,3 +226,62 @@ def test_a_write_over_the_model_unloads_it(native_device: Device) -> None:
         inference.invoke()
     with pytest.raises(Exception, match="NO_MODEL"):
         native_device.request(Opcode.INVOKE, encode_invoke(1))
+
+
+# ---- --locate ------------------------------------------------------------------------------
+
+
+def chain_model() -> bytes:
+    """FULLY_CONNECTED -> RESHAPE -> FULLY_CONNECTED: three nodes, two intermediates."""
+    rng = np.random.default_rng(11)
+    mb = ModelBuilder()
+    g = mb.add_subgraph()
+    x = g.add_tensor([1, 8], scales=0.05, zero_points=-3)
+    w1 = g.add_tensor([6, 8], data=rng.integers(-127, 128, size=(6, 8)), scales=0.02)
+    h1 = g.add_tensor([1, 6], scales=0.1, zero_points=2)
+    h2 = g.add_tensor([2, 3], scales=0.1, zero_points=2)
+    w2 = g.add_tensor([4, 3], data=rng.integers(-127, 128, size=(4, 3)), scales=0.03)
+    y = g.add_tensor([2, 4], scales=0.2, zero_points=0)
+    g.add_operator("FULLY_CONNECTED", [x, w1, -1], [h1])
+    g.add_operator("RESHAPE", [h1], [h2])
+    g.add_operator("FULLY_CONNECTED", [h2, w2, -1], [y])
+    g.set_io([x], [y])
+    return mb.build()
+
+
+def test_locate_finds_nothing_when_bit_exact(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    path = write(tmp_path, "chain.tflite", chain_model())
+    code, record, err = run_json(capsys, str(path), "--board", "native", "--locate")
+    assert code == 0, err
+    assert record["locate"]["divergence"] is None
+    assert record["locate"]["input"] == "seed 0"
+
+
+def test_locate_names_the_first_differing_node(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """TFLM's intermediate after node 1 (RESHAPE, tensor 3) is skewed: node 0 still agrees,
+    node 1 is the first to differ, and the device's values reach the host intact."""
+    real = ReferenceRunner.tensor
+
+    def skewed(self: ReferenceRunner, index: int, subgraph: int = 0) -> np.ndarray:
+        value = real(self, index, subgraph)
+        if index == 3:
+            value.flat[4] = np.int8(value.flat[4] ^ 1)
+        return value
+
+    monkeypatch.setattr(ReferenceRunner, "tensor", skewed)
+    path = write(tmp_path, "chain.tflite", chain_model())
+    code, record, _ = run_json(capsys, str(path), "--board", "native", "--locate")
+    assert code == 0  # the outputs themselves agree
+    found = record["locate"]["divergence"]
+    assert (found["node"], found["op"], found["tensor"]) == (1, "RESHAPE", 3)
+    assert found["differing_elements"] == 1 and found["max_abs_diff"] == 1
+
+
+def test_partial_invoke_checks_its_node(native_device: Device) -> None:
+    inference = load_on_device(native_device, chain_model())
+    assert inference.invoke(last_node=2).count == 1
+    with pytest.raises(ModelError, match="node 3 past the last of 3"):
+        inference.invoke(last_node=3)

@@ -211,11 +211,15 @@ static mcb_status on_tensor_info(mcb_infer_service *s, const mcb_proto *p,
 
 /* ---- INVOKE and RESET -------------------------------------------------- */
 
+/* INVOKE: u32 count [, u32 last_node]. */
 static mcb_status on_invoke(mcb_infer_service *s, const mcb_proto *p, const mcb_frame_event *ev)
 {
-    if (ev->len != 4u) {
-        return bad_length(p, ev, 4u);
+    if (ev->len != 4u && ev->len != 8u) {
+        return mcb_proto_fail(p, ev, MCB_E_BAD_LENGTH, "payload must be 4 or 8 bytes, got %u",
+                              ev->len, 0, 0);
     }
+    const bool partial = ev->len == 8u;
+    const uint32_t last_node = partial ? get_u32(&ev->payload[4]) : 0u;
     if (!s->loaded) {
         return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
     }
@@ -230,7 +234,9 @@ static mcb_status on_invoke(mcb_infer_service *s, const mcb_proto *p, const mcb_
     for (uint32_t i = 0; i < count; i++) {
         mcb_interp_error err;
         const uint64_t start = s->counter();
-        const mcb_status st = mcb_interpreter_invoke(&s->interpreter, &err);
+        const mcb_status st =
+            partial ? mcb_interpreter_invoke_until(&s->interpreter, last_node, &err)
+                    : mcb_interpreter_invoke(&s->interpreter, &err);
         const uint64_t ticks = s->counter() - start;
         if (st != MCB_OK) {
             return mcb_proto_fail_text(p, ev, MCB_E_INVOKE_FAILED, err.message);

@@ -574,11 +574,14 @@ mcb_status mcb_interpreter_init(mcb_interpreter *it, const mcb_model *model, voi
 }
 
 /* Runs subgraph s; a failing node is named in it->err. */
-static mcb_status run_subgraph(mcb_interpreter *it, uint32_t s)
+/* Nodes [0, count) of subgraph s (count past the end: all of them). */
+static mcb_status run_nodes(mcb_interpreter *it, uint32_t s, uint32_t count)
 {
     it->running |= 1u << s;
     mcb_status st = MCB_OK;
-    for (uint32_t k = it->node_base[s]; k < it->node_base[s + 1u]; k++) {
+    const uint32_t n = it->node_base[s + 1u] - it->node_base[s];
+    const uint32_t end = it->node_base[s] + (count < n ? count : n);
+    for (uint32_t k = it->node_base[s]; k < end; k++) {
         mcb_node *node = &it->nodes[k];
         st = node->kernel->invoke(it, node);
         if (st != MCB_OK) {
@@ -593,7 +596,13 @@ static mcb_status run_subgraph(mcb_interpreter *it, uint32_t s)
     return st;
 }
 
-mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err)
+static mcb_status run_subgraph(mcb_interpreter *it, uint32_t s)
+{
+    return run_nodes(it, s, UINT32_MAX);
+}
+
+/* Subgraph 0's first count nodes, with err set up and the state checked. */
+static mcb_status invoke_first(mcb_interpreter *it, uint32_t count, mcb_interp_error *err)
 {
     mcb_interp_error local;
     if (err == NULL) {
@@ -609,9 +618,32 @@ mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err)
         return MCB_ERR_STATE;
     }
     it->err = err;
-    const mcb_status st = run_subgraph(it, 0);
+    const mcb_status st = run_nodes(it, 0, count);
     it->err = NULL;
     return st;
+}
+
+mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err)
+{
+    return invoke_first(it, UINT32_MAX, err);
+}
+
+mcb_status mcb_interpreter_invoke_until(mcb_interpreter *it, uint32_t last_node,
+                                        mcb_interp_error *err)
+{
+    if (it != NULL && it->ready && last_node >= it->node_base[1]) {
+        if (err != NULL) {
+            mcb_msg m;
+            memset(err, 0, sizeof *err);
+            err->code = MCB_INTERP_E_ARG;
+            err->node = -1;
+            mcb_msg_init(&m, err->message, sizeof err->message);
+            mcb_msg_fmt(&m, "interpreter: node %u past the last of %u", last_node,
+                        it->node_base[1], 0);
+        }
+        return MCB_ERR_ARG;
+    }
+    return invoke_first(it, last_node + 1u, err);
 }
 
 mcb_status mcb_interpreter_reset(mcb_interpreter *it, mcb_interp_error *err)

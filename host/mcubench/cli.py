@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from mcubench.emulator import emulator_for
 from mcubench.errors import McubenchError, MismatchError, ModelError, UsageError, exit_code_for
 from mcubench.inference import load_on_device
 from mcubench.kernels import unsupported_nodes
+from mcubench.locate import locate
 from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subgraph_macs
 from mcubench.protocol.codes import Capability
 from mcubench.reference import check_inputs, random_inputs
@@ -303,6 +305,19 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
                           f"{counter.convert(result.ticks):,.0f} {counter.unit}")
 
         report = run_model(inference, data, model, inputs, on_run=show)
+        located: dict[str, Any] | None = None
+        if args.locate:
+            # The first differing run's inputs, else the first run's: from a reset, so a
+            # stateful model is compared on its first invocation.
+            first = next((i for i, r in enumerate(report.runs) if not r.bit_exact), 0)
+            with out.status("locating: running operator by operator ...") as status:
+                divergence = locate(
+                    inference, data, model, inputs[first][1],
+                    on_node=lambda k, n: status.update(f"locating: operator {k + 1} of {n}"))
+            located = {"input": inputs[first][0],
+                       "divergence": None if divergence is None else asdict(divergence),
+                       "message": str(divergence) if divergence else
+                       "every operator's outputs equal tflite_micro's"}
         loaded = inference.loaded
         record = {
             "model": str(path),
@@ -320,6 +335,8 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
                       "persistent_bytes": loaded.persistent_bytes,
                       "required_bytes": loaded.required_bytes},
         }
+        if located is not None:
+            record["locate"] = located
     if args.json:
         print(json.dumps(record, indent=2))
     else:
@@ -348,6 +365,9 @@ def _print_run(out: Console, record: dict[str, Any]) -> None:
     verdict = "[bold green]bit-exact[/bold green]" if record["bit_exact"] else \
         "[bold red]NOT bit-exact[/bold red]"
     out.print(f"verdict: {verdict} with tflite_micro over {record['runs']} run(s)")
+    if "locate" in record:
+        out.print(f"locate ({escape(record['locate']['input'])}): "
+                  f"{escape(record['locate']['message'])}")
 
 
 def _tracer(args: argparse.Namespace) -> Callable[[str], None] | None:
@@ -413,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random", type=int, default=1, metavar="N",
                    help="without --input: N runs on seeded random inputs (1)")
     p.add_argument("--seed", type=int, default=0, help="first seed for --random (0)")
+    p.add_argument("--locate", action="store_true",
+                   help="find the first operator whose output differs from tflite_micro's "
+                        "(runs the model operator by operator)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_run)
     return parser

@@ -60,10 +60,14 @@ class LoadedInference:
                 raise ModelError(f"input {n} (tensor {tensor.tensor}) is not in the arena")
             self.device.upload(tensor.pool_offset, data)
 
-    def invoke(self, count: int = 1) -> InvokeResult:
-        """Run ``count`` times on the current inputs; ticks of the device's counter."""
-        payload = _model_request(self.device, Opcode.INVOKE, messages.encode_invoke(count),
-                                 self.timeouts.invoke)
+    def invoke(self, count: int = 1, *, last_node: int | None = None) -> InvokeResult:
+        """Run ``count`` times on the current inputs; ticks of the device's counter.
+
+        ``last_node``: run subgraph 0's operators 0..last_node only, so that the outputs
+        of ``last_node`` can be read before later operators reuse their memory.
+        """
+        payload = _model_request(self.device, Opcode.INVOKE,
+                                 messages.encode_invoke(count, last_node), self.timeouts.invoke)
         return InvokeResult.decode(payload)
 
     def get_outputs(self) -> list[np.ndarray]:

@@ -45,13 +45,21 @@ class TflmArena:
 class ReferenceRunner:
     """One tflite_micro interpreter. Variables keep their state from one invoke to the next."""
 
-    def __init__(self, model_bytes: bytes, model: Model | None = None) -> None:
+    def __init__(self, model_bytes: bytes, model: Model | None = None, *,
+                 preserve_all_tensors: bool = False) -> None:
+        """``preserve_all_tensors``: every intermediate tensor keeps its value (``tensor``)."""
         self.model = model if model is not None else read_model(model_bytes)
         # Room for the planned activations plus the persistent part, which never exceeds
         # the model itself by much; unused arena costs nothing (pages are never touched).
-        arena = 2 * (len(model_bytes) + plan_arena(self.model).peak_bytes) + (1 << 20)
+        # Preserving every tensor places each one apart: their sum bounds the arena then.
+        planned = (sum(t.nbytes or 0 for sg in self.model.subgraphs for t in sg.tensors)
+                   if preserve_all_tensors else plan_arena(self.model).peak_bytes)
+        arena = 2 * (len(model_bytes) + planned) + (1 << 20)
+        config = (runtime.InterpreterConfig.kPreserveAllTensors if preserve_all_tensors
+                  else runtime.InterpreterConfig.kAllocationRecording)
         self._interpreter: Any = _tflm("could not load the model", lambda: (
-            runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena)))
+            runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena,
+                                           intrepreter_config=config)))
 
     def invoke(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Set the inputs, run once, return copies of the outputs."""
@@ -63,6 +71,13 @@ class ReferenceRunner:
         return [np.array(_tflm(f"reading output {n} failed",
                                partial(self._interpreter.get_output, n)), copy=True)
                 for n in range(len(self.model.subgraphs[0].outputs))]
+
+    def tensor(self, index: int, subgraph: int = 0) -> np.ndarray:
+        """Tensor ``index``'s value after the last invoke (needs ``preserve_all_tensors``
+        for anything but inputs, outputs and constants)."""
+        found = _tflm(f"reading tensor {index} failed",
+                      partial(self._interpreter.GetTensor, index, subgraph))
+        return np.array(found["tensor_data"], copy=True)
 
     def reset(self) -> None:
         """Back to the state right after allocation (variables cleared)."""

@@ -63,13 +63,15 @@ def firmware_git_hash():
 cpu_flags = string_list("build.cpu_flags")
 libc_flags = string_list("build.libc_flags")
 common_flags = ["-Os", "-g", "-ffunction-sections", "-fdata-sections",
+                # TFLM's float kernels round every product: no fused multiply-add
+                "-ffp-contract=off",
                 "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wstrict-prototypes"]
 defines = [
     ("MCB_BOARD", f'\\"{board.id}\\"'),
     ("MCB_CORE", f'\\"{board.get("build.core_name")}\\"'),
     ("MCB_FIRMWARE_GIT", f'\\"{firmware_git_hash()}\\"'),
     # What the code was generated with; libc_flags stay out (see the module docstring).
-    ("MCB_BUILD_FLAGS", f'\\"{" ".join(["-Os", *cpu_flags])}\\"'),
+    ("MCB_BUILD_FLAGS", f'\\"{" ".join(["-Os", "-ffp-contract=off", *cpu_flags])}\\"'),
 ]
 for item in board.get("build.defines", []):
     name, _, value = item.partition("=")

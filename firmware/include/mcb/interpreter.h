@@ -148,6 +148,14 @@ mcb_status mcb_interpreter_init(mcb_interpreter *it, const mcb_model *model, voi
 mcb_status mcb_interpreter_invoke(mcb_interpreter *it, mcb_interp_error *err);
 
 /*
+ * Runs subgraph 0's operators 0..last_node only, so that last_node's outputs
+ * can be read before later operators reuse their memory (locating where a
+ * model diverges). MCB_ERR_ARG if there is no such operator.
+ */
+mcb_status mcb_interpreter_invoke_until(mcb_interpreter *it, uint32_t last_node,
+                                        mcb_interp_error *err);
+
+/*
  * Restores the state TFLM's MicroInterpreter::Reset leaves: variable tensors
  * and resource variables as TFLM resets them (see the top of this file);
  * kernels' own state (CALL_ONCE has run) is kept. MCB_ERR_STATE before init.

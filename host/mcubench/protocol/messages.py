@@ -410,15 +410,23 @@ class TensorInfo:
 _INVOKE_RESPONSE = struct.Struct("<IQQQ")
 
 
-def encode_invoke(count: int = 1) -> bytes:
-    """INVOKE request: run the model ``count`` times (1 or more) on the same inputs."""
+def encode_invoke(count: int = 1, last_node: int | None = None) -> bytes:
+    """INVOKE request: run the model ``count`` times (1 or more) on the same inputs;
+    with ``last_node``, only subgraph 0's operators 0..last_node (for --locate)."""
     if not 1 <= count <= 0xFFFF_FFFF:
         raise ValueError(f"invoke count {count} is not in 1..2^32-1")
-    return _U32.pack(count)
+    if last_node is None:
+        return _U32.pack(count)
+    _check_u32("last_node", last_node)
+    return _U32_PAIR.pack(count, last_node)
 
 
-def decode_invoke_request(payload: Buffer) -> int:
-    return int(_unpack(_U32, payload, "INVOKE")[0])
+def decode_invoke_request(payload: Buffer) -> tuple[int, int | None]:
+    """(count, last_node or None)."""
+    if len(payload) == _U32_PAIR.size:
+        count, last = _U32_PAIR.unpack(payload)
+        return int(count), int(last)
+    return int(_unpack(_U32, payload, "INVOKE")[0]), None
 
 
 @dataclass(frozen=True)
