@@ -30,8 +30,9 @@ def build_tool(name: str, main: str, firmware_dirs: list[str], *flags: str) -> P
     tool = BUILD / name
     # -ffp-contract=off: TFLM's float kernels round every product (no fused multiply-add).
     cmd = ["gcc", "-std=c11", "-g", "-ffp-contract=off", "-Wall", "-Wextra", "-Wpedantic",
-           "-Wshadow", "-Wstrict-prototypes", "-Werror", *flags, f"-I{ROOT / 'firmware' / 'include'}",
-           *map(str, sources), str(ROOT / "tests" / "native" / main), "-o", str(tool)]
+           "-Wshadow", "-Wstrict-prototypes", "-Werror", *flags,
+           f"-I{ROOT / 'firmware' / 'include'}", *map(str, sources),
+           str(ROOT / "tests" / "native" / main), "-o", str(tool)]
     built = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr
     return tool
