@@ -1,6 +1,7 @@
 /*
- * libFuzzer target: frame receiver + dispatcher together, as the device runs
- * them. Build and run with scripts/fuzz.
+ * libFuzzer target: frame receiver + dispatcher + inference service together,
+ * as the device runs them (the service with the reference kernels, over the
+ * same 64 KiB pool). Build and run with scripts/fuzz.
  *
  * Input layout:
  *   byte 0          bits 0-4: n = number of control bytes
@@ -30,6 +31,7 @@
 
 #include "mcb/crc.h"
 #include "mcb/frame.h"
+#include "mcb/infer_service.h"
 #include "mcb/port.h"
 #include "mcb/proto.h"
 #include "mcb/protocol_defs.h"
@@ -89,7 +91,7 @@ static void check_response(const mcb_frame_event *ev)
     if (ev->opcode == MCB_OPCODE_ERROR) {
         CHECK(ev->len >= 3);
         const uint16_t code = (uint16_t)(ev->payload[0] | (ev->payload[1] << 8));
-        CHECK(code >= MCB_E_BAD_CRC && code <= MCB_E_INTERNAL);
+        CHECK(code >= MCB_E_BAD_CRC && code <= MCB_E_INVOKE_FAILED);
         for (size_t i = 3; i < ev->len; i++) {
             CHECK(ev->payload[i] >= 0x20 && ev->payload[i] < 0x7F); /* one ASCII line */
         }
@@ -126,7 +128,15 @@ static mcb_status sink_write(void *user, const uint8_t *buf, size_t len)
 }
 
 static mcb_proto proto;
+static mcb_infer_service inference;
 static sink out;
+
+/* A counter that moves: INVOKE reports differences of it. */
+static uint64_t fake_counter(void)
+{
+    static uint64_t ticks;
+    return ticks += 7u;
+}
 
 static void check_after_feed(void)
 {
@@ -202,6 +212,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&out, 0, sizeof out);
     mcb_frame_rx_init(&out.rx);
     CHECK(mcb_proto_init(&proto, &fake_info, sink_write, &out) == MCB_OK);
+    mcb_proto_service service;
+    CHECK(mcb_infer_service_init(&inference, mcb_kernels_reference(), fake_counter, pool,
+                                 POOL_BYTES, NULL, 0, &service) == MCB_OK);
+    mcb_proto_set_service(&proto, &service);
 
     uint64_t now = 1000u;
     for (size_t step = 0; left > 0; step++) {

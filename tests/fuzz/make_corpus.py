@@ -15,6 +15,9 @@ import zlib
 
 HELLO, INFO, PING = 0x01, 0x02, 0x03
 WRITE_BEGIN, WRITE_DATA, WRITE_END, READ, CRC = 0x10, 0x11, 0x12, 0x13, 0x14
+MODEL_LOAD, TENSOR_INFO, INVOKE, RESET = 0x20, 0x21, 0x22, 0x23
+# A small valid model (FULLY_CONNECTED 8 -> 5, int8) from the model corpus.
+MODEL_SEED = pathlib.Path(__file__).resolve().parent / "corpus_model" / "ok-fc-int8.tflite"
 MAX_PAYLOAD = 4096
 
 
@@ -97,6 +100,22 @@ def seeds() -> dict[str, bytes]:
     s["truncated_then_frame"] = seed(truncated + frame(PING, 42, b"v" * 80) + frame(PING, 43))
     # 4 header bytes, then 150 ms of silence before a whole frame
     s["partial_header_stall"] = seed(frame(PING, 44)[:4] + frame(PING, 45), bytes([0x03, 0xA8]))
+    if MODEL_SEED.is_file():
+        model = MODEL_SEED.read_bytes()
+        chunks = [model[i:i + 1024] for i in range(0, len(model), 1024)]
+        upload = frame(WRITE_BEGIN, 70, u32s(0, len(model)))
+        upload += b"".join(frame(WRITE_DATA, 71 + i, u32s(1024 * i) + c)
+                           for i, c in enumerate(chunks))
+        upload += frame(WRITE_END, 90)
+        run = (frame(MODEL_LOAD, 91, bytes(4) + u32s(0, len(model)))
+               + frame(TENSOR_INFO, 92, bytes(4) + u32s(0))
+               + frame(TENSOR_INFO, 93, b"\x01\0\0\0" + u32s(0))
+               + frame(TENSOR_INFO, 94, b"\x02\0\0\0" + u32s(1))
+               + frame(INVOKE, 95, u32s(2)) + frame(INVOKE, 96, u32s(1, 0))
+               + frame(RESET, 97) + frame(MODEL_LOAD, 98, b"\x01" + bytes(11))
+               + frame(INVOKE, 99, u32s(1)))
+        s["inference"] = seed(upload + run)
+        s["fix_inference"] = seed(upload + run, fix_crcs=True)
     return s
 
 
