@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,18 +34,16 @@ import numpy as np
 import pytest
 
 from mcubench.errors import ModelError
+from mcubench.kernels import reference_kernels
 from mcubench.model.arena import plan_arena
 from mcubench.model.tflite import read_model
 from mcubench.reference import ReferenceRunner, random_inputs
 
 from .models import SHARED_MODELS, model_path
-from .native_tools import ROOT, SANITIZE, SANITIZER_ENV, build_tool
+from .native_tools import SANITIZE, SANITIZER_ENV, build_tool
 from .tflite_builder import ModelBuilder, accumulator_model
 
-# Shared models whose every operator has a reference kernel; the others must name the
-# first operator they lack (test_shared_model_runs_or_names_its_unsupported_op).
-RUNNABLE = ["ad01_int8.tflite", "hello_world_int8.tflite", "kws_ref_model.tflite",
-            "micro_speech_quantized.tflite", "vww_96_int8.tflite"]
+RUNNABLE = sorted(SHARED_MODELS)  # every shared model has a kernel for each of its operators
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH"]
 CASES_PER_PROCESS = 40
 
@@ -360,26 +357,9 @@ def test_arena_too_small_says_what_is_needed(model_run: Path, tmp_path: Path) ->
     assert (tmp_path / "y.bin").read_bytes() == ReferenceRunner(data).invoke([x])[0].tobytes()
 
 
-@pytest.mark.parametrize("name", sorted(SHARED_MODELS))
-def test_shared_model_runs_or_names_its_unsupported_op(name: str, model_run: Path) -> None:
-    """Each shared model prepares, or fails on its first operator we have no kernel for."""
-    path = model_path(name)
-    ops = read_model(path.read_bytes()).subgraphs[0].operators
-    first = next((op for op in ops if op.op not in reference_kernel_ops()), None)
-    rc, (report,) = run_tool(model_run, [path])
-    if first is None:
-        assert rc == 0 and report["ok"], report
-        return
-    assert rc == 1
-    assert (report["code"], report["node"], report["message"]) == \
-        ("UNSUPPORTED_OP", first.index,
-         f"node {first.index} ({first.op}): operator not supported by the reference kernels")
-
-
 def reference_kernel_ops() -> set[str]:
     """Operators with a row in firmware/kernels/reference/registry.c's kernel table."""
-    registry = (ROOT / "firmware" / "kernels" / "reference" / "registry.c").read_text()
-    return set(re.findall(r'\{MCB_OP_\w+,\s*\w+,\s*"(\w+)"', registry))
+    return {op for op, _ in reference_kernels()}
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:

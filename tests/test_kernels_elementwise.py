@@ -30,15 +30,12 @@ import numpy as np
 import pytest
 
 from mcubench.errors import ModelError
-from mcubench.model.tflite import read_model
-from mcubench.reference import NUMPY_DTYPES, ReferenceRunner, random_inputs
+from mcubench.reference import NUMPY_DTYPES, ReferenceRunner
 
-from .models import model_path
 from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
     log_uniform,
-    reference_kernel_ops,
     reference_output,
     run_cases,
     run_tool,
@@ -420,20 +417,3 @@ def test_rank_8_without_broadcasting_runs(model_run: Path, tmp_path: Path) -> No
     check_bit_exact(model_run, tmp_path, [Case("add_rank8", data, inputs)])
 
 
-# ---- shared models ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ["pretrainedResnet_quant.tflite", "keyword_scrambled.tflite"])
-def test_shared_model_bit_exact(name: str, model_run: Path, tmp_path: Path) -> None:
-    data = model_path(name).read_bytes()
-    model = read_model(data)
-    ops = model.subgraphs[0].operators
-    missing = {op.op for op in ops} - reference_kernel_ops()
-    if missing:
-        pytest.skip(f"{name}: no reference kernel yet for {sorted(missing)}")
-    _, (report,) = run_tool(model_run, [model_path(name)])
-    if not report["ok"] and ops[report["node"]].op not in ELEMENTWISE_OPS:
-        pytest.skip(f"{name}: another group's kernel refuses it: {report['message']}")
-    cases = [Case(f"{Path(name).stem}_{seed}", data, tuple(random_inputs(model, seed)))
-             for seed in range(4)]
-    check_bit_exact(model_run, tmp_path, cases)
