@@ -24,9 +24,11 @@ from mcubench.cli import main
 from mcubench.device import Device
 from mcubench.errors import ModelError
 from mcubench.inference import LoadedInference, load_on_device
+from mcubench.model import read_model
 from mcubench.protocol.codes import Opcode
 from mcubench.protocol.messages import encode_invoke
-from mcubench.reference import ReferenceRunner
+from mcubench.reference import ReferenceRunner, SecondOpinion, random_inputs
+from mcubench.run import compare
 
 from .conftest import BootFn
 from .models import model_path
@@ -240,10 +242,11 @@ def chain_model() -> bytes:
     w1 = g.add_tensor([6, 8], data=rng.integers(-127, 128, size=(6, 8)), scales=0.02)
     h1 = g.add_tensor([1, 6], scales=0.1, zero_points=2)
     h2 = g.add_tensor([2, 3], scales=0.1, zero_points=2)
+    shape = g.add_tensor([2], "INT32", data=np.array([2, 3]))
     w2 = g.add_tensor([4, 3], data=rng.integers(-127, 128, size=(4, 3)), scales=0.03)
     y = g.add_tensor([2, 4], scales=0.2, zero_points=0)
     g.add_operator("FULLY_CONNECTED", [x, w1, -1], [h1])
-    g.add_operator("RESHAPE", [h1], [h2])
+    g.add_operator("RESHAPE", [h1, shape], [h2])
     g.add_operator("FULLY_CONNECTED", [h2, w2, -1], [y])
     g.set_io([x], [y])
     return mb.build()
@@ -285,3 +288,32 @@ def test_partial_invoke_checks_its_node(native_device: Device) -> None:
     assert inference.invoke(last_node=2).count == 1
     with pytest.raises(ModelError, match="node 3 past the last of 3"):
         inference.invoke(last_node=3)
+
+
+# ---- the second opinion --------------------------------------------------------------------
+
+
+def test_second_opinion_is_reported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, "chain.tflite", chain_model())
+    code, record, err = run_json(capsys, str(path), "--board", "native", "--random", "3",
+                                 "--second-opinion")
+    assert code == 0, err
+    second = record["second_opinion"]
+    assert second["runtime"].startswith("ai-edge-litert") and "BUILTIN_REF" in second["runtime"]
+    # TFLite's reference FULLY_CONNECTED and RESHAPE round as TFLM does on this model.
+    assert second["runs_equal_to_tflm"] == second["runs_equal_to_device"] == 3
+    assert second["max_abs_diff_vs_tflm"] == 0
+
+
+@pytest.mark.parametrize("name", ["kws_ref_model.tflite", "ad01_int8.tflite"])
+def test_second_opinion_on_shared_models(name: str) -> None:
+    """Where the two references agree (KWS) and where they do not (AD01: TFLite's reference
+    FULLY_CONNECTED rounds differently, by 1): the second opinion is an opinion."""
+    data = model_path(name).read_bytes()
+    model = read_model(data)
+    tflm, litert = ReferenceRunner(data, model), SecondOpinion(data, model)
+    diffs = [compare(0, a, b).max_abs_diff
+             for seed in range(3)
+             for a, b in zip(tflm.invoke(random_inputs(model, seed)),
+                             litert.invoke(random_inputs(model, seed)), strict=True)]
+    assert max(diffs) == (0 if name.startswith("kws") else 1)

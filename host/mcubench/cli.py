@@ -32,8 +32,8 @@ from mcubench.kernels import unsupported_nodes
 from mcubench.locate import locate
 from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subgraph_macs
 from mcubench.protocol.codes import Capability
-from mcubench.reference import check_inputs, random_inputs
-from mcubench.run import RunResult, report_record, run_model
+from mcubench.reference import SecondOpinion, check_inputs, random_inputs
+from mcubench.run import RunResult, report_record, run_model, second_opinion_record
 from mcubench.session import Session, open_session
 
 Handler = Callable[[argparse.Namespace, Console], int]
@@ -304,7 +304,8 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
                 out.print(f"  {result.label}: {verdict}, "
                           f"{counter.convert(result.ticks):,.0f} {counter.unit}")
 
-        report = run_model(inference, data, model, inputs, on_run=show)
+        second = SecondOpinion(data, model) if args.second_opinion else None
+        report = run_model(inference, data, model, inputs, on_run=show, second=second)
         located: dict[str, Any] | None = None
         if args.locate:
             # The first differing run's inputs, else the first run's: from a reset, so a
@@ -337,6 +338,8 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
         }
         if located is not None:
             record["locate"] = located
+        if second is not None:
+            record["second_opinion"] = second_opinion_record(report, second.name)
     if args.json:
         print(json.dumps(record, indent=2))
     else:
@@ -365,6 +368,12 @@ def _print_run(out: Console, record: dict[str, Any]) -> None:
     verdict = "[bold green]bit-exact[/bold green]" if record["bit_exact"] else \
         "[bold red]NOT bit-exact[/bold red]"
     out.print(f"verdict: {verdict} with tflite_micro over {record['runs']} run(s)")
+    if "second_opinion" in record:
+        so = record["second_opinion"]
+        out.print(f"second opinion ({so['runtime']}): equal to tflite_micro in "
+                  f"{so['runs_equal_to_tflm']}/{record['runs']} runs (max |diff| "
+                  f"{so['max_abs_diff_vs_tflm']:g}), to the device in "
+                  f"{so['runs_equal_to_device']}/{record['runs']}")
     if "locate" in record:
         out.print(f"locate ({escape(record['locate']['input'])}): "
                   f"{escape(record['locate']['message'])}")
@@ -433,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random", type=int, default=1, metavar="N",
                    help="without --input: N runs on seeded random inputs (1)")
     p.add_argument("--seed", type=int, default=0, help="first seed for --random (0)")
+    p.add_argument("--second-opinion", action="store_true",
+                   help="also run TFLite's reference kernels (LiteRT BUILTIN_REF) and say "
+                        "whether they agree with TFLM and with the device")
     p.add_argument("--locate", action="store_true",
                    help="find the first operator whose output differs from tflite_micro's "
                         "(runs the model operator by operator)")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from importlib.metadata import version
 from typing import Any, TypeVar
 
 import numpy as np
@@ -90,6 +91,35 @@ class ReferenceRunner:
         if len(figures) != 3:
             raise ModelError(f"tflite_micro printed no arena figures: {text.strip()!r}")
         return TflmArena(int(figures["total"]), int(figures["head"]), int(figures["tail"]))
+
+
+class SecondOpinion:
+    """TFLite's own reference kernels (LiteRT's BUILTIN_REF op resolver) on the same model.
+
+    Not the oracle: TFLite and TFLM may round some operators differently. ``mcubench run
+    --second-opinion`` reports whether it agrees with tflite_micro and with the device.
+    """
+
+    def __init__(self, model_bytes: bytes, model: Model | None = None) -> None:
+        from ai_edge_litert import interpreter as litert  # noqa: PLC0415 (loads TFLite)
+
+        self.model = model if model is not None else read_model(model_bytes)
+        self.name = f"ai-edge-litert {version('ai-edge-litert')} BUILTIN_REF"
+        try:
+            self._interpreter: Any = litert.Interpreter(
+                model_content=bytes(model_bytes),
+                experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+            self._interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"LiteRT could not load the model: {exc}") from exc
+
+    def invoke(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        check_inputs(self.model, inputs)
+        for detail, array in zip(self._interpreter.get_input_details(), inputs, strict=True):
+            self._interpreter.set_tensor(detail["index"], np.ascontiguousarray(array))
+        self._interpreter.invoke()
+        return [np.array(self._interpreter.get_tensor(d["index"]), copy=True)
+                for d in self._interpreter.get_output_details()]
 
 
 def run_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

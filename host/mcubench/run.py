@@ -17,7 +17,7 @@ import numpy as np
 from mcubench.counters import CounterUnit
 from mcubench.inference import LoadedInference
 from mcubench.model import Model
-from mcubench.reference import ReferenceRunner
+from mcubench.reference import ReferenceRunner, SecondOpinion
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class RunResult:
     label: str  # where the inputs came from: "seed 3", "x.npy"
     ticks: int  # device counter ticks for the inference
     outputs: list[OutputCheck]
+    # With a second opinion (TFLite's BUILTIN_REF): its outputs against TFLM's and the device's.
+    second_vs_tflm: list[OutputCheck] | None = None
+    second_vs_device: list[OutputCheck] | None = None
 
     @property
     def bit_exact(self) -> bool:
@@ -72,10 +75,15 @@ def _elements(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).reshape(-1).view(np.uint8).reshape(a.size, -1)
 
 
+def _compare_all(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> list[OutputCheck]:
+    return [compare(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True))]
+
+
 def run_model(inference: LoadedInference, model_bytes: bytes, model: Model,
-              inputs: Sequence[tuple[str, Sequence[np.ndarray]]],
-              on_run: Callable[[RunResult], None] | None = None) -> RunReport:
-    """Every input set through the device and tflite_micro, in order."""
+              inputs: Sequence[tuple[str, Sequence[np.ndarray]]], *,
+              on_run: Callable[[RunResult], None] | None = None,
+              second: SecondOpinion | None = None) -> RunReport:
+    """Every input set through the device and tflite_micro (and ``second``), in order."""
     reference = ReferenceRunner(model_bytes, model)
     report = RunReport()
     for label, arrays in inputs:
@@ -83,13 +91,28 @@ def run_model(inference: LoadedInference, model_bytes: bytes, model: Model,
         timing = inference.invoke()
         got = inference.get_outputs()
         want = reference.invoke(arrays)
-        result = RunResult(label, timing.total_ticks,
-                           [compare(i, g, w) for i, (g, w) in enumerate(zip(got, want,
-                                                                             strict=True))])
+        other = second.invoke(arrays) if second is not None else None
+        result = RunResult(label, timing.total_ticks, _compare_all(got, want),
+                           None if other is None else _compare_all(other, want),
+                           None if other is None else _compare_all(other, got))
         report.runs.append(result)
         if on_run is not None:
             on_run(result)
     return report
+
+
+def second_opinion_record(report: RunReport, name: str) -> dict[str, Any]:
+    """How TFLite's reference kernels compare with TFLM and with the device, over the runs."""
+    def agreeing(checks: Callable[[RunResult], list[OutputCheck] | None]) -> int:
+        return sum(all(c.bit_exact for c in checks(r) or []) for r in report.runs)
+
+    return {
+        "runtime": name,
+        "runs_equal_to_tflm": agreeing(lambda r: r.second_vs_tflm),
+        "runs_equal_to_device": agreeing(lambda r: r.second_vs_device),
+        "max_abs_diff_vs_tflm": max((c.max_abs_diff for r in report.runs
+                                     for c in r.second_vs_tflm or []), default=0.0),
+    }
 
 
 def report_record(report: RunReport, model: Model, counter: CounterUnit) -> dict[str, Any]:
