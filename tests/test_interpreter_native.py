@@ -124,6 +124,21 @@ def reference_output(case: Case) -> bytes:
     return b"".join(np.ascontiguousarray(o).tobytes() for o in outputs)
 
 
+def check_bit_exact(tool: Path, folder: Path, cases: list[Case]) -> None:
+    """Every case runs, and its outputs equal tflite_micro's byte for byte."""
+    results = run_cases(tool, folder, cases)
+    wrong = []
+    for case, result in zip(cases, results, strict=True):
+        assert result.report["ok"], (case.name, result.report)
+        want = reference_output(case)
+        if result.output != want:
+            got = np.frombuffer(result.output or b"", np.uint8)
+            ref = np.frombuffer(want, np.uint8)
+            where = int(np.argmax(got != ref)) if got.shape == ref.shape else "size"
+            wrong.append(f"{case.name}: first differing byte {where}")
+    assert not wrong, f"{len(wrong)} of {len(cases)} differ from tflite_micro: {wrong[:10]}"
+
+
 # ---- generated FULLY_CONNECTED cases ------------------------------------------------------------
 
 

@@ -32,9 +32,9 @@ from mcubench.reference import NUMPY_DTYPES, ReferenceRunner
 from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
+    check_bit_exact,
     log_uniform,
     reference_output,
-    run_cases,
     run_tool,
     zero_point,
 )
@@ -50,18 +50,6 @@ def model_run() -> Path:
                       *SANITIZE)
 
 
-def check_bit_exact(tool: Path, folder: Path, cases: list[Case]) -> None:
-    results = run_cases(tool, folder, cases)
-    wrong = []
-    for case, result in zip(cases, results, strict=True):
-        assert result.report["ok"], (case.name, result.report)
-        want = reference_output(case)
-        if result.output != want:
-            got = np.frombuffer(result.output or b"", np.uint8)
-            ref = np.frombuffer(want, np.uint8)
-            where = int(np.argmax(got != ref)) if got.shape == ref.shape else "shape"
-            wrong.append(f"{case.name}: first differing byte {where}")
-    assert not wrong, f"{len(wrong)} of {len(cases)} differ from tflite_micro: {wrong[:10]}"
 
 
 # ---- SOFTMAX ------------------------------------------------------------------------------------
@@ -183,7 +171,7 @@ def test_reshape_bit_exact(model_run: Path, tmp_path: Path) -> None:
     cases = [reshape_case(i) for i in range(150)]
     check_bit_exact(model_run, tmp_path, cases)
     # A copy, byte for byte.
-    assert all(reference_output(c) == c.input.tobytes() for c in cases[:10])
+    assert all(reference_output(c) == c.input_bytes() for c in cases[:10])
 
 
 # ---- AVERAGE_POOL_2D / MAX_POOL_2D --------------------------------------------------------------

@@ -19,10 +19,9 @@ from .native_tools import SANITIZE
 from .test_interpreter_native import (
     Case,
     build_model_run,
+    check_bit_exact,
     log_uniform,
     one_error,
-    reference_output,
-    run_cases,
     write,
     zero_point,
 )
@@ -124,20 +123,6 @@ def conv_case(index: int, depthwise: bool) -> Case:
             f"_{'pc' if per_channel else 'pt'}_{'b' if bias else 'nb'}")
     data = rng.integers(-128, 128, size=[batch, in_h, in_w, in_d], dtype=np.int8)
     return Case(name, mb.build(), data)
-
-
-def check_bit_exact(tool: Path, tmp_path: Path, cases: list[Case]) -> None:
-    results = run_cases(tool, tmp_path, cases)
-    wrong = []
-    for case, result in zip(cases, results, strict=True):
-        assert result.report["ok"], (case.name, result.report)
-        want = reference_output(case)
-        if result.output != want:
-            got = np.frombuffer(result.output or b"", np.int8).astype(int)
-            ref = np.frombuffer(want, np.int8).astype(int)
-            diff = np.abs(got - ref).max() if got.shape == ref.shape else "shape"
-            wrong.append(f"{case.name}: max |diff| {diff}")
-    assert not wrong, f"{len(wrong)} of {len(cases)} differ from tflite_micro: {wrong[:10]}"
 
 
 @pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])

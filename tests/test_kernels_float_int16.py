@@ -36,10 +36,9 @@ from mcubench.reference import ReferenceRunner
 from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
+    check_bit_exact,
     log_uniform,
     one_error,
-    reference_output,
-    run_cases,
     write,
 )
 from .test_kernels_conv import geometry
@@ -58,18 +57,6 @@ def model_run() -> Path:
                       *SANITIZE)
 
 
-def check_bit_exact(tool: Path, folder: Path, cases: list[Case]) -> None:
-    results = run_cases(tool, folder, cases)
-    wrong = []
-    for case, result in zip(cases, results, strict=True):
-        assert result.report["ok"], (case.name, result.report)
-        want = reference_output(case)
-        if result.output != want:
-            got = np.frombuffer(result.output or b"", np.uint8)
-            ref = np.frombuffer(want, np.uint8)
-            where = int(np.argmax(got != ref)) if got.shape == ref.shape else "shape"
-            wrong.append(f"{case.name}: first differing byte {where}")
-    assert not wrong, f"{len(wrong)} of {len(cases)} differ from tflite_micro: {wrong[:10]}"
 
 
 def normal(rng: np.random.Generator, shape: list[int], low: float, high: float) -> np.ndarray:

@@ -43,12 +43,17 @@ from mcubench.errors import ModelError
 from mcubench.model.tflite import read_model
 from mcubench.reference import NUMPY_DTYPES, ReferenceRunner, random_inputs
 
+from .models import pymicro_wakeword_models
 from .native_tools import SANITIZE, build_tool
-from .test_interpreter_native import Case, log_uniform, reference_output, run_cases, run_tool
+from .test_interpreter_native import (
+    Case,
+    check_bit_exact,
+    log_uniform,
+    run_tool,
+)
 from .tflite_builder import ModelBuilder
 
-WAKEWORD_MODELS = sorted((Path(__file__).resolve().parents[1] / ".venv").glob(
-    "lib/python*/site-packages/pymicro_wakeword/models/*.tflite"))
+WAKEWORD_MODELS = pymicro_wakeword_models()
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +63,6 @@ def model_run() -> Path:
                       *SANITIZE)
 
 
-def check_bit_exact(tool: Path, folder: Path, cases: list[Case]) -> None:
-    results = run_cases(tool, folder, cases)
-    wrong = []
-    for case, result in zip(cases, results, strict=True):
-        assert result.report["ok"], (case.name, result.report)
-        want = reference_output(case)
-        if result.output != want:
-            got = np.frombuffer(result.output or b"", np.uint8)
-            ref = np.frombuffer(want, np.uint8)
-            where = int(np.argmax(got != ref)) if got.shape == ref.shape else "size"
-            wrong.append(f"{case.name}: first differing byte {where}")
-    assert not wrong, f"{len(wrong)} of {len(cases)} differ from tflite_micro: {wrong[:10]}"
 
 
 # ---- helpers ------------------------------------------------------------------------------------
