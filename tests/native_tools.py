@@ -32,7 +32,7 @@ def build_tool(name: str, main: str, firmware_dirs: list[str], *flags: str) -> P
     cmd = ["gcc", "-std=c11", "-g", "-ffp-contract=off", "-Wall", "-Wextra", "-Wpedantic",
            "-Wshadow", "-Wstrict-prototypes", "-Werror", *flags,
            f"-I{ROOT / 'firmware' / 'include'}", *map(str, sources),
-           str(ROOT / "tests" / "native" / main), "-o", str(tool)]
+           str(ROOT / "tests" / "native" / main), "-o", str(tool), "-lm"]
     built = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr
     return tool

@@ -55,7 +55,8 @@ def model_run() -> Path:
 # ---- SOFTMAX ------------------------------------------------------------------------------------
 
 
-def softmax_case(index: int) -> Case:
+def softmax_case(index: int, out_dtype: str = "INT8") -> Case:
+    """int8 in; int8 out (scale 1/256, zero point -128) or int16 (1/65536, -32768)."""
     rng = np.random.default_rng(1000 + index)
     depth = int(rng.choice([1, 2, 3, 5, 10, 12, 33, 100, 257, 1000, 3000]
                            if index % 10 else [1, 2, 7]))
@@ -74,20 +75,24 @@ def softmax_case(index: int) -> Case:
         data = np.full(shape, int(rng.integers(-128, 128)))
     else:  # extremes
         data = rng.choice([-128, 127, 126, -127, 0], size=shape)
-    # TFLM aborts (TFLITE_CHECK) on a row whose exps sum to 512 or more: keep well below.
+    # int8 out: TFLM aborts (TFLITE_CHECK) on a row whose exps sum to 512 or more: keep well
+    # below. int16 out has no such limit: long rows of ties stay in.
     rows = data.reshape(-1, depth).astype(np.float64)
     sums = np.exp(beta * in_scale * (rows - rows.max(axis=1, keepdims=True))).sum(axis=1)
-    if sums.max() > 200:
+    if sums.max() > 200 and out_dtype == "INT8":
         data = data[..., :100]
         shape = [*lead, min(depth, 100)]
         depth = shape[-1]
     mb = ModelBuilder()
     g = mb.add_subgraph("main")
     x = g.add_tensor(shape, "INT8", name="x", scales=in_scale, zero_points=zero_point(rng))
-    y = g.add_tensor(shape, "INT8", name="y", scales=1 / 256, zero_points=-128)
+    if out_dtype == "INT8":
+        y = g.add_tensor(shape, "INT8", name="y", scales=1 / 256, zero_points=-128)
+    else:
+        y = g.add_tensor(shape, "INT16", name="y", scales=1 / 65536, zero_points=-32768)
     g.add_operator("SOFTMAX", [x], [y], {"beta": beta})
     g.set_io([x], [y])
-    return Case(f"softmax{index}_d{depth}_b{beta:.3g}_s{in_scale:.3g}", mb.build(),
+    return Case(f"softmax{out_dtype}_{index}_d{depth}_b{beta:.3g}_s{in_scale:.3g}", mb.build(),
                 data.astype(np.int8))
 
 
@@ -98,6 +103,32 @@ def test_softmax_bit_exact(model_run: Path, tmp_path: Path) -> None:
                 for c in cases]
     assert max(products) * 2**26 > 2**31 and min(products) < 0.01
     check_bit_exact(model_run, tmp_path, cases)
+
+
+def test_softmax_int16_output_bit_exact(model_run: Path, tmp_path: Path) -> None:
+    """int8 in, int16 out (the keyword benchmark model's last node), rows up to 3000 long."""
+    check_bit_exact(model_run, tmp_path, [softmax_case(i, "INT16") for i in range(200)])
+
+
+def test_softmax_int16_output_quantisation_checked(model_run: Path, tmp_path: Path) -> None:
+    """TFLM: scale within 0.1 % of 1/65536 and zero point -32768, else Prepare fails."""
+    for scale, zp, ok in [(1 / 65536 * 1.0009, -32768, True), (1 / 65536 * 1.002, -32768, False),
+                          (1 / 65536, 0, False)]:
+        mb = ModelBuilder()
+        g = mb.add_subgraph("main")
+        x = g.add_tensor([1, 8], "INT8", scales=0.1)
+        y = g.add_tensor([1, 8], "INT16", scales=scale, zero_points=zp)
+        g.add_operator("SOFTMAX", [x], [y], {"beta": 1.0})
+        g.set_io([x], [y])
+        path = tmp_path / f"s{zp}_{scale}.tflite"
+        path.write_bytes(mb.build())
+        rc, (report,) = run_tool(model_run, [path])
+        assert (rc == 0) == ok, report
+        if not ok:
+            assert "int16 output must have scale 1/65536 and zero point -32768" in \
+                report["message"]
+            with pytest.raises(ModelError):
+                ReferenceRunner(path.read_bytes())
 
 
 def test_softmax_row_tflm_aborts_on_fails_the_invoke(model_run: Path, tmp_path: Path) -> None:
@@ -242,7 +273,7 @@ def test_softmax_output_scale_must_be_1_over_256(model_run: Path, tmp_path: Path
     g.set_io([x], [y])
     report = rejected(model_run, tmp_path, "softmax_scale", mb.build())
     assert report["message"] == \
-        "node 0 (SOFTMAX): output must have scale 1/256 and zero point -128"
+        "node 0 (SOFTMAX): int8 output must have scale 1/256 and zero point -128"
 
 
 def test_pool_quantisation_must_match(model_run: Path, tmp_path: Path) -> None:

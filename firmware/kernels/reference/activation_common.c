@@ -13,9 +13,6 @@
 #include "mcb/quant.h"
 
 #if defined(__GLIBC__)
-/* See mcb_act_have_libm: resolved when the tool links -lm, NULL otherwise. */
-#pragma weak expf
-#pragma weak tanhf
 #endif
 
 #define Q4_INTEGER_BITS 4 /* the int8 kernels' input to logistic / tanh is Q4.27 */
@@ -423,18 +420,17 @@ mcb_status mcb_act_leaky_prepare(mcb_interpreter *ctx, const mcb_node *node, int
     }
     const float in_scale = mcb_act_scale(&in);
     const float out_scale = mcb_act_scale(&out);
-    /* Both ratios in float first, as TFLM computes them. */
-    const float alpha_ratio = in_scale * alpha / out_scale;
-    const float identity_ratio = in_scale / out_scale;
+    /* Both ratios in double, as the tflite_micro build computes them. */
+    const double alpha_ratio = (double)in_scale * (double)alpha / (double)out_scale;
+    const double identity_ratio = (double)in_scale / (double)out_scale;
     int32_t alpha_multiplier = 0;
-    if (mcb_quantize_multiplier((double)alpha_ratio, &alpha_multiplier, &p->alpha_shift) !=
-            MCB_OK ||
-        mcb_quantize_multiplier((double)identity_ratio, &p->identity_multiplier,
-                                &p->identity_shift) != MCB_OK) {
+    if (mcb_quantize_multiplier(alpha_ratio, &alpha_multiplier, &p->alpha_shift) != MCB_OK ||
+        mcb_quantize_multiplier(identity_ratio, &p->identity_multiplier,
+                                &p->identity_shift) != MCB_OK ||
+        alpha_multiplier == INT32_MIN) { /* a ratio rounding to -2^k: TFLM's negation overflows */
         return mcb_kernel_reject(ctx, node, "scales (and alpha) out of range", 0, 0, 0);
     }
-    /* TFLM multiplies by |alpha's multiplier| and negates the product (exact: float
-       significands keep the multiplier off -2^31). */
+    /* TFLM multiplies by |alpha's multiplier| and negates the product. */
     p->alpha_negative = alpha_multiplier < 0;
     p->alpha_multiplier = alpha_multiplier < 0 ? -alpha_multiplier : alpha_multiplier;
     p->in_zero_point = mcb_act_zero_point(&in);
@@ -452,6 +448,7 @@ int32_t mcb_act_leaky_value(const mcb_act_leaky *p, int32_t x)
     if (v >= 0) {
         y += mcb_multiply_by_quantized_multiplier(v, p->identity_multiplier, p->identity_shift);
     } else {
+        /* |alpha| then the sign: ties round toward zero for negative alphas */
         const int32_t s = mcb_multiply_by_quantized_multiplier(v, p->alpha_multiplier,
                                                                p->alpha_shift);
         y += p->alpha_negative ? -s : s;
@@ -460,15 +457,6 @@ int32_t mcb_act_leaky_value(const mcb_act_leaky *p, int32_t x)
 }
 
 /* ---- float --------------------------------------------------------------------------- */
-
-bool mcb_act_have_libm(void)
-{
-#if defined(__GLIBC__)
-    return &expf != NULL && &tanhf != NULL;
-#else
-    return true;
-#endif
-}
 
 float mcb_act_expf(float x)
 {

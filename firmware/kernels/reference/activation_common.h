@@ -129,11 +129,9 @@ float mcb_act_roundf(float v);
 
 /*
  * expf / tanhf of the C library, as TFLM calls std::exp / std::tanh on float.
- * On glibc hosts they are weak references, so that tools linked without -lm
- * still link: mcb_act_have_libm then says false and the float kernels that
- * need them reject the node. Elsewhere (picolibc) libm is part of libc.
+ * Bit-exact with tflite_micro where both use the same libm (glibc, natively);
+ * on a board, picolibc's may differ in the last bit.
  */
-bool mcb_act_have_libm(void);
 float mcb_act_expf(float x);
 float mcb_act_tanhf(float x);
 

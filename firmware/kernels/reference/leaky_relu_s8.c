@@ -4,9 +4,10 @@
  * Bit-exact with TFLM's leaky_relu_common.cc (CalculateOpDataLeakyRelu) and
  * reference_ops::QuantizeLeakyRelu: input minus its zero point; x >= 0 is
  * requantised with input_scale / output_scale, x < 0 with
- * input_scale * alpha / output_scale (both ratios computed in float, then
+ * input_scale * alpha / output_scale (both ratios in double, then
  * QuantizeMultiplier; a negative alpha multiplies by the magnitude and
- * negates); output zero point added, clamped to the type. Any zero points.
+ * negates, so ties round toward zero); output zero point added, clamped to
+ * the type. Any zero points.
  */
 #include "activation_common.h"
 #include "reference.h"

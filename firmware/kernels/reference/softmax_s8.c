@@ -11,7 +11,10 @@
  * - invoke: exp of each difference from the row maximum in gemmlowp's Q0.31,
  *   summed in Q12.19, the sum's reciprocal by Newton-Raphson
  *   (GetReciprocal), each output = exp * reciprocal, rounded, - 128.
- * The output must be quantised with scale exactly 1/256 and zero point -128.
+ * The output is int8 with scale exactly 1/256 and zero point -128, or int16
+ * (TFLM's int8 -> int16 softmax, as in the keyword benchmark model) with scale
+ * 1/65536 (to within 0.1 %) and zero point -32768: the same arithmetic with
+ * 16 output bits.
  */
 #include <string.h>
 
@@ -31,6 +34,7 @@ typedef struct {
     int32_t diff_min;   /* <= 0 */
     uint32_t rows;
     uint32_t depth;
+    int32_t out_bits; /* 8 or 16 */
 } softmax_s8;
 
 /* ---- gemmlowp fixed point, int32 lanes ---------------------------------------------- */
@@ -125,15 +129,27 @@ mcb_status mcb_softmax_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
     if (mcb_fb_f32(&op.options, OPT_BETA, 0.0f, &beta) != MCB_OK) {
         return mcb_kernel_reject(ctx, node, "unreadable options", 0, 0, 0);
     }
-    if (out.type != MCB_TYPE_INT8) {
-        return mcb_kernel_reject(ctx, node, "output type %u, input INT8 (INT8 only)", out.type,
-                                 0, 0);
-    }
-    /* TFLM: zero point -128 and a scale of exactly 1/256 (compared as float). */
-    if (mcb_quant_zero_point(&out.quant, 0) != -128 ||
-        mcb_quant_scale(&out.quant, 0) != 1.0f / 256.0f) {
-        return mcb_kernel_reject(ctx, node, "output must have scale 1/256 and zero point -128",
-                                 0, 0, 0);
+    const float out_scale = mcb_quant_scale(&out.quant, 0);
+    const int64_t out_zero = mcb_quant_zero_point(&out.quant, 0);
+    if (out.type == MCB_TYPE_INT8) {
+        /* TFLM: zero point -128 and a scale of exactly 1/256 (compared as float). */
+        if (out_zero != -128 || out_scale != 1.0f / 256.0f) {
+            return mcb_kernel_reject(ctx, node,
+                                     "int8 output must have scale 1/256 and zero point -128", 0,
+                                     0, 0);
+        }
+    } else if (out.type == MCB_TYPE_INT16) {
+        /* TFLM: TF_LITE_ENSURE_NEAR(scale, 1/65536, 0.001/65536), in float. */
+        const float want = 1.0f / 65536.0f;
+        const float off = out_scale > want ? out_scale - want : want - out_scale;
+        if (out_zero != -32768 || !(off <= 0.001f * want)) {
+            return mcb_kernel_reject(ctx, node,
+                                     "int16 output must have scale 1/65536 and zero point -32768",
+                                     0, 0, 0);
+        }
+    } else {
+        return mcb_kernel_reject(ctx, node, "output type %u, input INT8 (INT8 or INT16 only)",
+                                 out.type, 0, 0);
     }
     const uint32_t n = mcb_tensor_elements(&in);
     if (in.rank < 1 || out.rank < 1 || n != mcb_tensor_elements(&out) || n > 0x7FFFFFFFu ||
@@ -179,6 +195,7 @@ mcb_status mcb_softmax_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
     d->diff_min = -(int32_t)radius;
     d->depth = depth;
     d->rows = depth == 0u ? 0u : (uint32_t)n / depth;
+    d->out_bits = out.type == MCB_TYPE_INT16 ? 16 : 8;
     node->user_data = d;
     return MCB_OK;
 }
@@ -198,13 +215,15 @@ mcb_status mcb_softmax_s8_invoke(mcb_interpreter *ctx, mcb_node *node)
 {
     const softmax_s8 *d = node->user_data;
     const int8_t *in = mcb_kernel_input(ctx, node, 0);
-    int8_t *out = mcb_kernel_output(ctx, node, 0);
+    void *out = mcb_kernel_output(ctx, node, 0);
     if (d == NULL || ((in == NULL || out == NULL) && d->rows != 0u)) {
         return MCB_ERR_STATE;
     }
+    const int32_t out_min = d->out_bits == 16 ? INT16_MIN : INT8_MIN;
+    const int32_t out_max = d->out_bits == 16 ? INT16_MAX : INT8_MAX;
     for (uint32_t r = 0; r < d->rows; r++) {
         const int8_t *x = &in[(size_t)r * d->depth];
-        int8_t *y = &out[(size_t)r * d->depth];
+        const size_t row = (size_t)r * d->depth;
         int32_t max = INT8_MIN;
         for (uint32_t c = 0; c < d->depth; c++) {
             max = x[c] > max ? x[c] : max;
@@ -226,23 +245,28 @@ mcb_status mcb_softmax_s8_invoke(mcb_interpreter *ctx, mcb_node *node)
         const uint32_t normalised = headroom_plus_one < 32 ? sum << headroom_plus_one : 0u;
         const int32_t reciprocal =
             one_over_one_plus_x((int32_t)(normalised - UINT32_C(0x80000000)));
-        const int32_t exponent = bits_over_unit + 31 - 8;
+        const int32_t exponent = bits_over_unit + 31 - d->out_bits;
         if (exponent < 0 || exponent > 31) {
             /*
-             * The sum of exps reached 512: a long row of values near its
-             * maximum. TFLM's TFLITE_CHECK aborts there; we fail the invoke.
+             * int8 output: the sum of exps reached 512, a long row of values
+             * near its maximum. TFLM's TFLITE_CHECK aborts there; we fail the
+             * invoke. (With 16 output bits the exponent stays in range.)
              */
             return MCB_ERR_RANGE;
         }
         for (uint32_t c = 0; c < d->depth; c++) {
             const int32_t diff = x[c] - max;
-            int32_t v = INT8_MIN;
+            int32_t v = out_min;
             if (diff >= d->diff_min) {
                 const int32_t e = exp_negative_q5(rescale_diff(d, diff));
-                v = mcb_fx_rdbpot(mcb_fx_srdhm(reciprocal, e), exponent) + INT8_MIN;
-                v = v > INT8_MAX ? INT8_MAX : v < INT8_MIN ? INT8_MIN : v;
+                v = mcb_fx_rdbpot(mcb_fx_srdhm(reciprocal, e), exponent) + out_min;
+                v = v > out_max ? out_max : v < out_min ? out_min : v;
             }
-            y[c] = (int8_t)v;
+            if (d->out_bits == 16) {
+                ((int16_t *)out)[row + c] = (int16_t)v;
+            } else {
+                ((int8_t *)out)[row + c] = (int8_t)v;
+            }
         }
     }
     return MCB_OK;
