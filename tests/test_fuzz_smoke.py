@@ -10,7 +10,7 @@ import subprocess
 from mcubench.boards import project_root
 
 SMOKE_RUNS = 100_000
-MODEL_SMOKE_RUNS = 10_000  # each run prepares and invokes: about 300 runs/s
+MODEL_SMOKE_RUNS = 50_000
 
 
 def test_fuzz_smoke_survives() -> None:

@@ -101,6 +101,16 @@ mcb_status mcb_svdf_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
         mcb_kernel_request_scratch(ctx, node, (uint32_t)sum2, &h2) != MCB_OK) {
         return mcb_kernel_reject(ctx, node, "scratch buffers unavailable", 0, 0, 0);
     }
+    /* TFLM trusts these; out of their types' ranges the sums below would overflow. */
+    const int64_t in_zp = mcb_quant_zero_point(&s.in.quant, 0);
+    const int64_t state_zp = mcb_quant_zero_point(&s.state.quant, 0);
+    const int64_t out_zp = mcb_quant_zero_point(&s.out.quant, 0);
+    const int64_t state_half = s.state.type == MCB_TYPE_INT16 ? 32768 : 128;
+    if (in_zp < INT8_MIN || in_zp > INT8_MAX || out_zp < INT8_MIN || out_zp > INT8_MAX ||
+        state_zp < -state_half || state_zp >= state_half) {
+        return mcb_kernel_reject(ctx, node, "a zero point lies outside its type's range", 0, 0,
+                                 0);
+    }
     d = mcb_kernel_alloc_persistent(ctx, sizeof *d);
     if (d == NULL) {
         return MCB_ERR_RANGE;
@@ -110,9 +120,9 @@ mcb_status mcb_svdf_s8_prepare(mcb_interpreter *ctx, mcb_node *node)
         return mcb_kernel_reject(ctx, node, "scales give an effective scale out of range", 0, 0,
                                  0);
     }
-    d->input_zp = (int32_t)mcb_quant_zero_point(&s.in.quant, 0);
-    d->state_zp = (int32_t)mcb_quant_zero_point(&s.state.quant, 0);
-    d->output_zp = (int32_t)mcb_quant_zero_point(&s.out.quant, 0);
+    d->input_zp = (int32_t)in_zp;
+    d->state_zp = (int32_t)state_zp;
+    d->output_zp = (int32_t)out_zp;
     d->batch = s.batch;
     d->input_size = s.input_size;
     d->filters = s.filters;
@@ -195,7 +205,7 @@ mcb_status mcb_svdf_s8_invoke(mcb_interpreter *ctx, mcb_node *node)
             for (uint32_t j = 0; j < d->memory; j++) {
                 const int32_t w = state_get(time, wide, row + j);
                 const int32_t v = state_get(state, wide, b * width + row + j) - d->state_zp;
-                acc += (uint32_t)(w * v);
+                acc += (uint32_t)((int64_t)w * v); /* int16 x 17 bits: wraps as TFLM's int32 */
             }
             scratch[b * d->filters + f] = (int32_t)acc;
         }
