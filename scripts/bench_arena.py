@@ -35,7 +35,7 @@ from mcubench.reference import ReferenceRunner  # noqa: E402
 
 # An input section in a GNU ld map: name, then (maybe on the next line) address, size, object.
 _SECTION = re.compile(
-    r"^ (\.(?:text|rodata)\S*)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o)$", re.MULTILINE)
+    r"^ (\.(?:text|rodata)\S*)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o\)?)$", re.MULTILINE)
 
 
 def arena_rows(models: list[Path]) -> list[tuple[str, int, int, int, int]]:
@@ -64,7 +64,8 @@ def code_size(board: str = "qemu-m4") -> dict[str, int]:
     sizes: dict[str, int] = defaultdict(int)
     for _name, _addr, size, obj in _SECTION.findall(text):
         parts = Path(obj).parts
-        group = "/".join(parts[parts.index("src") + 1:-1]) if "src" in parts else "libc/libgcc"
+        group = ("/".join(parts[parts.index("src") + 1:-1]) if "src" in parts
+                 else "C library and libgcc")
         sizes[group] += int(size, 16)
     return dict(sizes)
 
