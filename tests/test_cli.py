@@ -73,3 +73,5 @@ def test_info_json_answers_for_every_board(
     expected_unit = "ns" if board == "native" else "instructions"
     assert record["counter_unit"] == expected_unit  # never time on an emulator
     assert record["pool_bytes"] > 64 * 1024
+    assert "INFERENCE" in record["capabilities"] and record["kernels"] == "reference"
+    assert record["embedded_model_bytes"] == 0

@@ -105,6 +105,8 @@ def info_record(session: Session) -> dict[str, Any]:
         "rx_window": info.rx_window,
         "pool_bytes": info.pool_bytes,
         "capabilities": [c.name for c in Capability if c in info.capabilities],
+        "kernels": info.kernels,
+        "embedded_model_bytes": info.embedded_model_bytes,
         "url": session.url,
     }
 
