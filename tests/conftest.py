@@ -13,6 +13,8 @@ from mcubench.build import build_firmware
 from mcubench.device import Device
 from mcubench.emulator import Emulator, emulator_for
 
+from .native_tools import SANITIZE, build_tool
+
 EMULATED_BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55", "qemu-rv32", "stm32f4"]
 ALL_BOARDS = [*EMULATED_BOARDS, "native"]
 
@@ -30,6 +32,15 @@ def firmware() -> Callable[[str], Path]:
         return built[board]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def model_run() -> Path:
+    """tests/native/model_run.c with the runtime and every reference kernel, ASan + UBSan.
+
+    Built once for the whole session: compiling all kernels with the sanitizers takes a while.
+    """
+    return build_tool("model_run", "model_run.c", ["runtime", "kernels/reference"], *SANITIZE)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from mcubench.model.tflite import read_model
 from mcubench.reference import ReferenceRunner, random_inputs
 
 from .models import SHARED_MODELS, model_path
-from .native_tools import SANITIZE, SANITIZER_ENV, build_tool
+from .native_tools import SANITIZER_ENV, build_tool
 from .tflite_builder import ModelBuilder, accumulator_model
 
 RUNNABLE = sorted(SHARED_MODELS)  # every shared model has a kernel for each of its operators
@@ -51,12 +51,6 @@ CASES_PER_PROCESS = 40
 def build_model_run(name: str, *flags: str) -> Path:
     """tests/native/model_run.c with the runtime and the reference kernels."""
     return build_tool(name, "model_run.c", ["runtime", "kernels/reference"], *flags)
-
-
-@pytest.fixture(scope="session")
-def model_run() -> Path:
-    """ASan + UBSan, TFLM's default (double) rounding."""
-    return build_model_run("model_run", *SANITIZE)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ CALL_ONCE does not run again.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import os
 from collections.abc import Sequence
@@ -30,30 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import flatbuffers
 import numpy as np
-import pymicro_wakeword
 import pytest
-from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from mcubench.errors import ModelError
 from mcubench.model.arena import plan_arena
 from mcubench.model.tflite import read_model
 from mcubench.reference import ReferenceRunner, random_inputs
 
-from .native_tools import SANITIZE, build_tool
+from .models import model_path, pymicro_wakeword_models
 from .test_interpreter_native import run_tool
 from .tflite_builder import ModelBuilder, SubgraphBuilder, accumulator_model
 
 CASES_PER_PROCESS = 40
 ACTIVATIONS = ["NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"]
-KEYWORD = Path("/work/shared/models/keyword_scrambled.tflite")
-
-
-@pytest.fixture(scope="session")
-def tool() -> Path:
-    return build_tool("model_run_state", "model_run.c", ["runtime", "kernels/reference"],
-                      *SANITIZE)
 
 
 @dataclass(frozen=True)
@@ -81,7 +70,7 @@ def reference(seq: Seq) -> bytes:
     return b"".join(out)
 
 
-def run_seqs(tool: Path, folder: Path,
+def run_seqs(model_run: Path, folder: Path,
              seqs: Sequence[Seq]) -> list[tuple[dict[str, Any], bytes | None]]:
     """Every sequence through model_run, CASES_PER_PROCESS per process (one reset period each)."""
     jobs: list[tuple[int, list[tuple[int, Path, Path, Path]]]] = []
@@ -100,7 +89,7 @@ def run_seqs(tool: Path, folder: Path,
     def run(job: tuple[int, list[tuple[int, Path, Path, Path]]]) -> list[dict[str, Any]]:
         reset_every, chunk = job
         args: list[str | Path] = ["--reset-every", str(reset_every)]
-        _, reports = run_tool(tool, args + [p for item in chunk for p in item[1:]])
+        _, reports = run_tool(model_run, args + [p for item in chunk for p in item[1:]])
         assert len(reports) == len(chunk)
         return reports
 
@@ -112,11 +101,11 @@ def run_seqs(tool: Path, folder: Path,
     return results
 
 
-def check_all(tool: Path, folder: Path, seqs: Sequence[Seq]) -> list[dict[str, Any]]:
+def check_all(model_run: Path, folder: Path, seqs: Sequence[Seq]) -> list[dict[str, Any]]:
     """Runs every sequence and compares each with tflite_micro; returns the reports."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         wants = pool.submit(lambda: [reference(s) for s in seqs])
-        results = run_seqs(tool, folder, seqs)
+        results = run_seqs(model_run, folder, seqs)
         want_list = wants.result()
     wrong = []
     for seq, (report, got), want in zip(seqs, results, want_list, strict=True):
@@ -198,11 +187,11 @@ def svdf_seq(index: int, state_type: str, activation: str, reset_every: int = 0)
     return Seq(name, model, steps, reset_every)
 
 
-def test_svdf_int8_bit_exact(tool: Path, tmp_path: Path) -> None:
+def test_svdf_int8_bit_exact(model_run: Path, tmp_path: Path) -> None:
     """180 int16-state and 60 int8-state models, 12 invocations each, some reset every 5."""
     seqs = [svdf_seq(k, "INT16" if k % 4 else "INT8", ACTIVATIONS[k % len(ACTIVATIONS)],
                      reset_every=5 if k % 7 == 0 else 0) for k in range(240)]
-    reports = check_all(tool, tmp_path, seqs)
+    reports = check_all(model_run, tmp_path, seqs)
     # Two scratch buffers per SVDF, planned as TFLM plans them.
     for seq, report in zip(seqs[:20], reports[:20], strict=True):
         assert report["arena"]["nonpersistent_bytes"] == \
@@ -212,7 +201,7 @@ def test_svdf_int8_bit_exact(tool: Path, tmp_path: Path) -> None:
     assert reports[0]["arena"]["nonpersistent_bytes"] == runner.arena().non_persistent_bytes
 
 
-def test_svdf_float32_bit_exact(tool: Path, tmp_path: Path) -> None:
+def test_svdf_float32_bit_exact(model_run: Path, tmp_path: Path) -> None:
     seqs = []
     for k, activation in enumerate(["NONE", "RELU", "RELU_N1_TO_1", "RELU6", "SIGN_BIT"] * 12):
         rng = np.random.default_rng(5000 + k)
@@ -223,7 +212,7 @@ def test_svdf_float32_bit_exact(tool: Path, tmp_path: Path) -> None:
         steps = [[rng.normal(scale=3.0, size=(batch, input_size)).astype(np.float32)]
                  for _ in range(10)]
         seqs.append(Seq(f"svdf_f32_{k}_{activation}", model, steps, 4 if k % 5 == 0 else 0))
-    check_all(tool, tmp_path, seqs)
+    check_all(model_run, tmp_path, seqs)
 
 
 def svdf_broken(what: str) -> bytes:
@@ -244,7 +233,8 @@ def svdf_broken(what: str) -> bytes:
         bq["scales"] = bias_scale
     b = -1 if what == "no_bias" else g.add_tensor(
         [3], "FLOAT32" if dtype == "FLOAT32" else "INT32", data=np.zeros(3), **bq)
-    state = g.add_tensor([1, 18], st_type, variable=what != "not_variable", **q)
+    state_q = {**q, "zero_points": -40000} if what == "state_zero_point" else q
+    state = g.add_tensor([1, 18], st_type, variable=what != "not_variable", **state_q)
     y = g.add_tensor([1, 2 if what == "output_shape" else 3], dtype, **q)
     rank = 4 if what == "rank" else 2
     g.add_operator("SVDF", [x, wf, wt, b, state], [y],
@@ -263,8 +253,10 @@ def svdf_broken(what: str) -> bytes:
     ("state_int8", "weights_time (type 7) and state (type 9) must both be INT16 or INT8",
      "misreads"),
     ("tanh", "fused activation 4 not supported", "libm"),
+    # Found by the model fuzzer: TFLM computes with it and overflows int32.
+    ("state_zero_point", "a zero point lies outside its type's range", "overflows"),
 ])
-def test_svdf_prepare_rejects(tool: Path, tmp_path: Path, what: str, message: str,
+def test_svdf_prepare_rejects(model_run: Path, tmp_path: Path, what: str, message: str,
                               tflm: str) -> None:
     data = svdf_broken(what)
     if tflm == "rejects":
@@ -272,7 +264,7 @@ def test_svdf_prepare_rejects(tool: Path, tmp_path: Path, what: str, message: st
             ReferenceRunner(data)
     path = tmp_path / f"{what}.tflite"
     path.write_bytes(data)
-    rc, (report,) = run_tool(tool, [path])
+    rc, (report,) = run_tool(model_run, [path])
     assert rc == 1
     assert (report["code"], report["node"], report["message"]) == \
         ("PREPARE", 0, f"node 0 (SVDF): {message}")
@@ -348,7 +340,7 @@ def random_array(rng: np.random.Generator, shape: list[int], dtype: str) -> np.n
     return rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=shape).astype(DTYPES[dtype])
 
 
-def test_resource_variables_bit_exact(tool: Path, tmp_path: Path) -> None:
+def test_resource_variables_bit_exact(model_run: Path, tmp_path: Path) -> None:
     """120 delay-line models (handles in 2 subgraphs), some reset every 3."""
     seqs = []
     for k in range(120):
@@ -356,21 +348,21 @@ def test_resource_variables_bit_exact(tool: Path, tmp_path: Path) -> None:
         model, shapes = delay_model(rng)
         steps = [[random_array(rng, shape, dtype) for shape, dtype in shapes] for _ in range(7)]
         seqs.append(Seq(f"delay{k}", model, steps, reset_every=3 if k % 3 == 0 else 0))
-    reports = check_all(tool, tmp_path, seqs)
+    reports = check_all(model_run, tmp_path, seqs)
     for seq, report in zip(seqs[:10], reports[:10], strict=True):
         assert report["arena"]["nonpersistent_bytes"] == \
             plan_arena(read_model(seq.model)).peak_bytes
 
 
 @pytest.mark.parametrize("reset_every", [0, 1, 2, 3])
-def test_accumulator_and_reset(tool: Path, tmp_path: Path, reset_every: int) -> None:
+def test_accumulator_and_reset(model_run: Path, tmp_path: Path, reset_every: int) -> None:
     """CALL_ONCE sets the state once; a reset zeroes it and CALL_ONCE does not run again."""
     rng = np.random.default_rng(reset_every)
     seqs = [Seq(f"acc{width}_{reset_every}", accumulator_model(width=width),
                 [[rng.integers(-3, 4, size=(1, width), dtype=np.int8)] for _ in range(9)],
                 reset_every)
             for width in (1, 5, 16, 33)]
-    check_all(tool, tmp_path, seqs)
+    check_all(model_run, tmp_path, seqs)
     # What tflite_micro does, pinned: after a reset, no CALL_ONCE, the state starts from 0.
     runner = ReferenceRunner(accumulator_model(width=4))
     zero = np.zeros((1, 4), np.int8)
@@ -379,7 +371,7 @@ def test_accumulator_and_reset(tool: Path, tmp_path: Path, reset_every: int) -> 
     assert runner.invoke([zero])[0].tolist() == [[0, 0, 0, 0]]
 
 
-def test_int8_variable_tensor_resets_to_zero_point(tool: Path, tmp_path: Path) -> None:
+def test_int8_variable_tensor_resets_to_zero_point(model_run: Path, tmp_path: Path) -> None:
     """int8 SVDF state with zero points at the extremes, reset every 2 and every 4."""
     seqs = []
     for k, (zp, reset_every) in enumerate(itertools.product([-128, -37, 0, 90, 127], [2, 4])):
@@ -388,10 +380,10 @@ def test_int8_variable_tensor_resets_to_zero_point(tool: Path, tmp_path: Path) -
                            activation="NONE", state_type="INT8", state_zp=zp)
         steps = [[rng.integers(-128, 128, size=(2, 6), dtype=np.int8)] for _ in range(9)]
         seqs.append(Seq(f"zp{k}", model, steps, reset_every))
-    check_all(tool, tmp_path, seqs)
+    check_all(model_run, tmp_path, seqs)
 
 
-def test_error_in_other_subgraph_names_it(tool: Path, tmp_path: Path) -> None:
+def test_error_in_other_subgraph_names_it(model_run: Path, tmp_path: Path) -> None:
     mb = ModelBuilder()
     main, init = mb.add_subgraph("main"), mb.add_subgraph("init")
     x = main.add_tensor([1, 4], name="x", scales=0.5)
@@ -405,14 +397,14 @@ def test_error_in_other_subgraph_names_it(tool: Path, tmp_path: Path) -> None:
     init.set_io([a], [b])
     path = tmp_path / "sg1.tflite"
     path.write_bytes(mb.build())
-    rc, (report,) = run_tool(tool, [path])
+    rc, (report,) = run_tool(model_run, [path])
     assert rc == 1
     assert (report["code"], report["node"], report["message"]) == \
         ("UNSUPPORTED_OP", 0,
          "subgraph 1 node 0 (LOG_SOFTMAX): operator not supported by the reference kernels")
 
 
-def test_call_once_prepare_rejects(tool: Path, tmp_path: Path) -> None:
+def test_call_once_prepare_rejects(model_run: Path, tmp_path: Path) -> None:
     """CALL_ONCE with an input: TFLM's Prepare refuses it, and so do we."""
     mb = ModelBuilder()
     main, init = mb.add_subgraph("main"), mb.add_subgraph("init")
@@ -426,17 +418,12 @@ def test_call_once_prepare_rejects(tool: Path, tmp_path: Path) -> None:
         ReferenceRunner(data)
     path = tmp_path / "call_once.tflite"
     path.write_bytes(data)
-    rc, (report,) = run_tool(tool, [path])
+    rc, (report,) = run_tool(model_run, [path])
     assert (rc, report["code"], report["message"]) == \
         (1, "PREPARE", "node 0 (CALL_ONCE): takes no inputs and no outputs (has 1 and 0)")
 
 
 # ---- real models ------------------------------------------------------------------------------
-
-
-def wakeword_models() -> list[Path]:
-    folder = Path(pymicro_wakeword.__file__).parent / "models"
-    return sorted(Path(p) for p in glob.glob(str(folder / "*.tflite")))
 
 
 def model_seq(path: Path, seeds: int, reset_every: int = 0) -> Seq:
@@ -446,75 +433,39 @@ def model_seq(path: Path, seeds: int, reset_every: int = 0) -> Seq:
                [random_inputs(model, seed) for seed in range(seeds)], reset_every)
 
 
-def skip_if_other_group_missing(tool: Path, path: Path) -> None:
-    """Kernels of other groups still being written: skip naming them, never fail on them."""
-    rc, (report,) = run_tool(tool, [path])
-    if rc == 1 and report["code"] in ("UNSUPPORTED_OP", "PREPARE") and \
-            not any(op in report["message"] for op in ("SVDF", "VARIABLE", "VAR_HANDLE",
-                                                       "CALL_ONCE")):
-        pytest.skip(f"{path.name}: {report['message']}")
-
-
-def test_keyword_scrambled(tool: Path, tmp_path: Path) -> None:
+def test_keyword_scrambled(model_run: Path, tmp_path: Path) -> None:
     """TFLM's keyword benchmark (7 SVDFs, int16 state): 20 seeds x 3 invocations, then 60."""
-    skip_if_other_group_missing(tool, KEYWORD)
-    data = KEYWORD.read_bytes()
+    path = model_path("keyword_scrambled.tflite")
+    data = path.read_bytes()
     model = read_model(data)
     seqs = [Seq(f"kw{seed}", data, [random_inputs(model, 100 * seed + k) for k in range(3)])
             for seed in range(20)]
-    seqs.append(model_seq(KEYWORD, 60, reset_every=25))
-    reports = check_all(tool, tmp_path, seqs)
+    seqs.append(model_seq(path, 60, reset_every=25))
+    reports = check_all(model_run, tmp_path, seqs)
     assert reports[0]["arena"]["nonpersistent_bytes"] == \
         ReferenceRunner(data).arena().non_persistent_bytes
 
 
-def cut_before_softmax(data: bytes) -> bytes:
-    """The model up to its SOFTMAX, whose input becomes the output."""
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
-    sg = model.subgraphs[0]
-    codes = [model.operatorCodes[op.opcodeIndex].builtinCode for op in sg.operators]
-    cut = codes.index(schema.BuiltinOperator.SOFTMAX)
-    sg.outputs = [sg.operators[cut].inputs[0]]
-    sg.operators = sg.operators[:cut]
-    b = flatbuffers.Builder(0)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
-
-
-def test_keyword_scrambled_svdf_part(tool: Path, tmp_path: Path) -> None:
-    """keyword_scrambled.tflite up to its SOFTMAX (7 SVDFs): 20 seeds, then 60 with resets."""
-    data = cut_before_softmax(KEYWORD.read_bytes())
-    model = read_model(data)
-    seqs = [Seq(f"kwcut{seed}", data, [random_inputs(model, 100 * seed + k) for k in range(3)])
-            for seed in range(20)]
-    seqs.append(Seq("kwcut_long", data, [random_inputs(model, k) for k in range(60)], 25))
-    reports = check_all(tool, tmp_path, seqs)
-    assert reports[0]["arena"]["nonpersistent_bytes"] == \
-        ReferenceRunner(data).arena().non_persistent_bytes == plan_arena(model).peak_bytes
-
-
-@pytest.mark.parametrize("path", wakeword_models(), ids=lambda p: p.stem)
-def test_wakeword_streaming(tool: Path, tmp_path: Path, path: Path) -> None:
+@pytest.mark.parametrize("path", pymicro_wakeword_models(), ids=lambda p: p.stem)
+def test_wakeword_streaming(model_run: Path, tmp_path: Path, path: Path) -> None:
     """60 consecutive invocations with state carried, then again with a reset every 20."""
-    skip_if_other_group_missing(tool, path)
-    reports = check_all(tool, tmp_path, [model_seq(path, 60), model_seq(path, 60, 20)])
+    reports = check_all(model_run, tmp_path, [model_seq(path, 60), model_seq(path, 60, 20)])
     assert reports[0]["arena"]["nonpersistent_bytes"] == \
         ReferenceRunner(path.read_bytes()).arena().non_persistent_bytes
 
 
-def test_arena_need_is_exact_with_state(tool: Path, tmp_path: Path) -> None:
+def test_arena_need_is_exact_with_state(model_run: Path, tmp_path: Path) -> None:
     """Resource buffers and variable tensors are counted: need - 1 fails exactly, need runs."""
-    for path in [wakeword_models()[0], KEYWORD]:
-        rc, (ok,) = run_tool(tool, [path])
-        if rc != 0:
-            continue
+    for path in [pymicro_wakeword_models()[0], model_path("keyword_scrambled.tflite")]:
+        rc, (ok,) = run_tool(model_run, [path])
+        assert rc == 0, ok
         need = ok["arena"]["required_bytes"]
-        _, (small,) = run_tool(tool, ["--arena", str(need - 1), path])
+        _, (small,) = run_tool(model_run, ["--arena", str(need - 1), path])
         assert (small["code"], small["arena_need"], small["arena_need_exact"]) == \
             ("ARENA", need, True)
-        _, (tiny,) = run_tool(tool, ["--arena", str(need // 3), path])
+        _, (tiny,) = run_tool(model_run, ["--arena", str(need // 3), path])
         assert tiny["code"] == "ARENA" and need // 3 < tiny["arena_need"] <= need
         seq = model_seq(path, 5)
         (tmp_path / "x.in").write_bytes(seq.input_bytes())
-        rc, _ = run_tool(tool, ["--arena", str(need), path, tmp_path / "x.in", tmp_path / "y"])
+        rc, _ = run_tool(model_run, ["--arena", str(need), path, tmp_path / "x.in", tmp_path / "y"])
         assert rc == 0 and (tmp_path / "y").read_bytes() == reference(seq)

@@ -36,7 +36,6 @@ import pytest
 from mcubench.errors import ModelError
 from mcubench.reference import ReferenceRunner
 
-from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
     check_bit_exact,
@@ -49,13 +48,6 @@ from .tflite_builder import ModelBuilder
 
 INVOCATIONS = 4
 Q15 = 2.0 ** -15
-
-
-@pytest.fixture(scope="module")
-def model_run() -> Path:
-    """Its own binary (other modules build theirs concurrently), linked with libm."""
-    return build_tool("model_run_activations", "model_run.c", ["runtime", "kernels/reference"],
-                      *SANITIZE)
 
 
 # ---- model and data generation ------------------------------------------------------------------

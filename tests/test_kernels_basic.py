@@ -29,7 +29,6 @@ import pytest
 from mcubench.errors import ModelError
 from mcubench.reference import NUMPY_DTYPES, ReferenceRunner
 
-from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
     check_bit_exact,
@@ -41,15 +40,6 @@ from .test_interpreter_native import (
 from .tflite_builder import ModelBuilder
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
-
-
-@pytest.fixture(scope="module")
-def model_run() -> Path:
-    """Its own binary: the other native test modules may be building theirs meanwhile."""
-    return build_tool("model_run_basic", "model_run.c", ["runtime", "kernels/reference"],
-                      *SANITIZE)
-
-
 
 
 # ---- SOFTMAX ------------------------------------------------------------------------------------

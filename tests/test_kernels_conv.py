@@ -15,10 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .native_tools import SANITIZE
 from .test_interpreter_native import (
     Case,
-    build_model_run,
     check_bit_exact,
     log_uniform,
     one_error,
@@ -29,11 +27,6 @@ from .tflite_builder import ModelBuilder
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 CASES_PER_OP = 320
-
-
-@pytest.fixture(scope="module")
-def model_run() -> Path:
-    return build_model_run("model_run_conv", *SANITIZE)
 
 
 def out_size(padding: str, size: int, k: int, stride: int, dilation: int) -> int:

@@ -32,7 +32,6 @@ import pytest
 from mcubench.errors import ModelError
 from mcubench.reference import NUMPY_DTYPES, ReferenceRunner
 
-from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
     check_bit_exact,
@@ -47,15 +46,6 @@ BINARY_OPS = ["ADD", "SUB", "MUL"]
 BINARY_TYPES = ["INT8", "INT16", "FLOAT32"]
 FLT_MAX = float(np.finfo(np.float32).max)
 ELEMENTWISE_OPS = {"ADD", "SUB", "MUL", "QUANTIZE", "DEQUANTIZE"}
-
-
-@pytest.fixture(scope="module")
-def model_run() -> Path:
-    """Its own binary: the other native test modules may be building theirs meanwhile."""
-    return build_tool("model_run_elementwise", "model_run.c", ["runtime", "kernels/reference"],
-                      *SANITIZE)
-
-
 
 
 def random_data(rng: np.random.Generator, dtype: str, shape: list[int],

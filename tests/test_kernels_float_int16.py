@@ -33,7 +33,6 @@ import pytest
 from mcubench.errors import ModelError
 from mcubench.reference import ReferenceRunner
 
-from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
     check_bit_exact,
@@ -48,15 +47,6 @@ ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH"]
 CASES_PER_OP = 320
 INT16_STD = 18918.0  # of U(-32768, 32767)
 INT8_STD = 73.3  # of U(-127, 127)
-
-
-@pytest.fixture(scope="module")
-def model_run() -> Path:
-    """Its own binary: the other native test modules may be building theirs meanwhile."""
-    return build_tool("model_run_float_int16", "model_run.c", ["runtime", "kernels/reference"],
-                      *SANITIZE)
-
-
 
 
 def normal(rng: np.random.Generator, shape: list[int], low: float, high: float) -> np.ndarray:

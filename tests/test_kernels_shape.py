@@ -44,7 +44,6 @@ from mcubench.model.tflite import read_model
 from mcubench.reference import NUMPY_DTYPES, ReferenceRunner, random_inputs
 
 from .models import pymicro_wakeword_models
-from .native_tools import SANITIZE, build_tool
 from .test_interpreter_native import (
     Case,
     check_bit_exact,
@@ -54,15 +53,6 @@ from .test_interpreter_native import (
 from .tflite_builder import ModelBuilder
 
 WAKEWORD_MODELS = pymicro_wakeword_models()
-
-
-@pytest.fixture(scope="module")
-def model_run() -> Path:
-    """Its own binary: the other native test modules may be building theirs meanwhile."""
-    return build_tool("model_run_shape", "model_run.c", ["runtime", "kernels/reference"],
-                      *SANITIZE)
-
-
 
 
 # ---- helpers ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mcubench.boards import get_board
+from mcubench.build import embedded_build_dir, firmware_elf
 from mcubench.cli import main
 from mcubench.device import Device
-from mcubench.errors import ModelError
+from mcubench.emulator import emulator_for
+from mcubench.errors import IntegrityError, ModelError
 from mcubench.inference import LoadedInference, load_on_device
 from mcubench.model import read_model
 from mcubench.protocol.codes import Opcode
@@ -317,3 +321,31 @@ def test_second_opinion_on_shared_models(name: str) -> None:
              for a, b in zip(tflm.invoke(random_inputs(model, seed)),
                              litert.invoke(random_inputs(model, seed)), strict=True)]
     assert max(diffs) == (0 if name.startswith("kws") else 1)
+
+
+# ---- a model in flash ----------------------------------------------------------------------
+
+
+def test_build_model_then_run_embedded(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    """From empty build folders (PlatformIO empties a new one: the sources live beside it)."""
+    data = chain_model()
+    for folder in (embedded_build_dir(data),
+                   embedded_build_dir(data).parent.parent / "embedded-src" /
+                   embedded_build_dir(data).name):
+        shutil.rmtree(folder, ignore_errors=True)
+    path = write(tmp_path, "chain.tflite", data)
+    assert main(["build", "--board", "native", "--model", str(path)]) == 0
+    assert "linked into flash" in " ".join(capsys.readouterr().out.split())
+    code, record, err = run_json(capsys, str(path), "--board", "native", "--embedded",
+                                 "--random", "2")
+    assert code == 0, err
+    assert record["embedded"] is True and record["bit_exact"] is True
+    # The embedded copy is checked against the file: another model is refused.
+    with emulator_for(get_board("native"), firmware_elf(get_board("native"), data)) as board, \
+            Device.open(board.url) as device:
+        device.hello()
+        assert device.info().embedded_model_bytes == len(data)
+        with pytest.raises(IntegrityError, match="is not this one"):
+            load_on_device(device, small_model(), embedded=True)
+        assert load_on_device(device, data, embedded=True).invoke().count == 1

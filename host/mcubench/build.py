@@ -53,8 +53,9 @@ def embedded_build_dir(model: bytes) -> Path:
 
 
 def _write_embedded_sources(model: bytes) -> Path:
-    """The model and the assembler file that links it, in the embedded build folder."""
-    folder = embedded_build_dir(model) / "src"
+    """The model and the assembler file that links it, beside the embedded build folder
+    (PlatformIO empties a build folder whose configuration it has not seen before)."""
+    folder = project_root() / ".pio" / "embedded-src" / embedded_build_dir(model).name
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / "model.tflite"
     if not copy.is_file() or copy.read_bytes() != model:

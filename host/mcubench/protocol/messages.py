@@ -204,6 +204,8 @@ _REQUIRED_TAGS = frozenset(InfoTag) - {
     InfoTag.FIRMWARE_GIT,
     InfoTag.COMPILER,
     InfoTag.BUILD_FLAGS,
+    InfoTag.KERNELS,  # firmware without the inference service leaves these out
+    InfoTag.EMBEDDED_MODEL_BYTES,
 }
 _INT_FORMATS = {TagType.U8: struct.Struct("<B"), TagType.U16: _U16, TagType.U32: _U32}
 
