@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ from mcubench.build import embedded_build_dir, firmware_elf
 from mcubench.cli import main
 from mcubench.device import Device
 from mcubench.emulator import emulator_for
-from mcubench.errors import IntegrityError, ModelError
+from mcubench.errors import DeviceError, IntegrityError, ModelError
 from mcubench.inference import LoadedInference, load_on_device
 from mcubench.model import read_model
 from mcubench.protocol.codes import Opcode
-from mcubench.protocol.messages import encode_invoke
+from mcubench.protocol.messages import INVOKE_MAX_COUNT, encode_invoke
 from mcubench.reference import ReferenceRunner, SecondOpinion, random_inputs
 from mcubench.run import compare
 
@@ -287,11 +288,16 @@ def test_locate_names_the_first_differing_node(capsys: pytest.CaptureFixture[str
     assert found["differing_elements"] == 1 and found["max_abs_diff"] == 1
 
 
-def test_partial_invoke_checks_its_node(native_device: Device) -> None:
+def test_partial_invoke_checks_its_node_and_count(native_device: Device) -> None:
     inference = load_on_device(native_device, chain_model())
     assert inference.invoke(last_node=2).count == 1
     with pytest.raises(ModelError, match="node 3 past the last of 3"):
         inference.invoke(last_node=3)
+    # The device answers nothing while it runs: counts are capped, so the wait is finite.
+    assert inference.invoke(INVOKE_MAX_COUNT).count == INVOKE_MAX_COUNT
+    for count in (0, INVOKE_MAX_COUNT + 1):
+        with pytest.raises(DeviceError, match=f"invoke count {count} is not in 1..65535"):
+            native_device.request(Opcode.INVOKE, struct.pack("<I", count))
 
 
 # ---- the second opinion --------------------------------------------------------------------

@@ -8,6 +8,15 @@
 #include "mcb/protocol_defs.h"
 
 #define MODEL_ALIGN 16u /* TFLM aligns buffers in the file to 16 bytes from its start */
+
+/*
+ * INVOKE's largest count: the device answers nothing while it runs, so a
+ * count is a promise to be busy; 65535 keeps the longest one finite (the
+ * fuzzer builds with a small value to stay fast).
+ */
+#ifndef MCB_INVOKE_MAX_COUNT
+#define MCB_INVOKE_MAX_COUNT 65535u
+#endif
 #define ARENA_ALIGN 16u
 
 static uint32_t get_u32(const uint8_t *b)
@@ -224,9 +233,9 @@ static mcb_status on_invoke(mcb_infer_service *s, const mcb_proto *p, const mcb_
         return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
     }
     const uint32_t count = get_u32(ev->payload);
-    if (count == 0u) {
-        return mcb_proto_fail(p, ev, MCB_E_OUT_OF_RANGE, "invoke count must be at least 1", 0, 0,
-                              0);
+    if (count == 0u || count > MCB_INVOKE_MAX_COUNT) {
+        return mcb_proto_fail(p, ev, MCB_E_OUT_OF_RANGE, "invoke count %u is not in 1..%u", count,
+                              MCB_INVOKE_MAX_COUNT, 0);
     }
     uint64_t total = 0;
     uint64_t min = UINT64_MAX;

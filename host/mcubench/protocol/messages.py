@@ -410,13 +410,14 @@ class TensorInfo:
 # INVOKE
 
 _INVOKE_RESPONSE = struct.Struct("<IQQQ")
+INVOKE_MAX_COUNT = 65535  # the firmware's MCB_INVOKE_MAX_COUNT
 
 
 def encode_invoke(count: int = 1, last_node: int | None = None) -> bytes:
     """INVOKE request: run the model ``count`` times (1 or more) on the same inputs;
     with ``last_node``, only subgraph 0's operators 0..last_node (for --locate)."""
-    if not 1 <= count <= 0xFFFF_FFFF:
-        raise ValueError(f"invoke count {count} is not in 1..2^32-1")
+    if not 1 <= count <= INVOKE_MAX_COUNT:
+        raise ValueError(f"invoke count {count} is not in 1..{INVOKE_MAX_COUNT}")
     if last_node is None:
         return _U32.pack(count)
     _check_u32("last_node", last_node)
