@@ -33,7 +33,7 @@ from mcubench.model import read_model
 from mcubench.protocol.codes import Opcode
 from mcubench.protocol.messages import INVOKE_MAX_COUNT, encode_invoke
 from mcubench.reference import ReferenceRunner, SecondOpinion, random_inputs
-from mcubench.run import compare
+from mcubench.run import OutputCheck, compare
 
 from .conftest import BootFn
 from .models import model_path
@@ -355,3 +355,15 @@ def test_build_model_then_run_embedded(capsys: pytest.CaptureFixture[str],
         with pytest.raises(IntegrityError, match="is not this one"):
             load_on_device(device, small_model(), embedded=True)
         assert load_on_device(device, data, embedded=True).invoke().count == 1
+
+
+def test_compare_is_bitwise() -> None:
+    f32 = np.float32
+    assert compare(0, np.array([1, 5], np.int8), np.array([1, 2], np.int8)) == \
+        OutputCheck(0, False, 3.0, 1)
+    # -0.0 and 0.0 are equal numbers but not the same bits.
+    assert compare(0, np.array([-0.0], f32), np.array([0.0], f32)) == OutputCheck(0, False, 0.0, 1)
+    assert compare(0, np.array([np.nan], f32), np.array([np.nan], f32)).bit_exact
+    assert compare(0, np.array([np.nan, 1], f32), np.array([2, 1], f32)).max_abs_diff == np.inf
+    assert compare(0, np.zeros(3, np.int8), np.zeros(4, np.int8)) == \
+        OutputCheck(0, False, np.inf, 4)

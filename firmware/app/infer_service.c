@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "mcb/crc.h"
-#include "mcb/msg.h"
 #include "mcb/protocol_defs.h"
 
 #define MODEL_ALIGN 16u /* TFLM aligns buffers in the file to 16 bytes from its start */

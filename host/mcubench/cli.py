@@ -352,13 +352,17 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _diff_cell(value: float | None) -> str:
+    return "NaN or shape" if value is None else f"{value:g}"
+
+
 def _print_run(out: Console, record: dict[str, Any]) -> None:
     table = Table("output", "dtype", "shape", "bit-exact runs", "max |diff|",
                   title=f"{escape(Path(record['model']).name)} on {record['board']} "
                         f"({record['target']}) vs tflite_micro")
     for o in record["outputs"]:
         table.add_row(f"#{o['index']} {escape(o['name'])}", o["dtype"], str(o["shape"]),
-                      f"{o['bit_exact_runs']}/{record['runs']}", f"{o['max_abs_diff']:g}")
+                      f"{o['bit_exact_runs']}/{record['runs']}", _diff_cell(o["max_abs_diff"]))
     out.print(table)
     lat = record["latency"]
     out.print(f"latency: median {lat['median']:,.0f} {lat['unit']} per inference "
@@ -374,7 +378,7 @@ def _print_run(out: Console, record: dict[str, Any]) -> None:
         so = record["second_opinion"]
         out.print(f"second opinion ({so['runtime']}): equal to tflite_micro in "
                   f"{so['runs_equal_to_tflm']}/{record['runs']} runs (max |diff| "
-                  f"{so['max_abs_diff_vs_tflm']:g}), to the device in "
+                  f"{_diff_cell(so['max_abs_diff_vs_tflm'])}), to the device in "
                   f"{so['runs_equal_to_device']}/{record['runs']}")
     if "locate" in record:
         out.print(f"locate ({escape(record['locate']['input'])}): "

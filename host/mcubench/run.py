@@ -65,9 +65,11 @@ def compare(index: int, got: np.ndarray, want: np.ndarray) -> OutputCheck:
         return OutputCheck(index, False, float("inf"), int(want.size))
     if got.tobytes() == want.tobytes():
         return OutputCheck(index, True, 0.0, 0)
-    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    diff[np.isnan(diff)] = np.inf  # a NaN against anything but the same bits: infinitely off
     differing = int(np.count_nonzero(np.any(_elements(got) != _elements(want), axis=1)))
-    return OutputCheck(index, False, float(np.nanmax(diff)) if diff.size else 0.0, differing)
+    return OutputCheck(index, False, float(diff.max()) if diff.size else 0.0, differing)
 
 
 def _elements(a: np.ndarray) -> np.ndarray:
@@ -110,9 +112,14 @@ def second_opinion_record(report: RunReport, name: str) -> dict[str, Any]:
         "runtime": name,
         "runs_equal_to_tflm": agreeing(lambda r: r.second_vs_tflm),
         "runs_equal_to_device": agreeing(lambda r: r.second_vs_device),
-        "max_abs_diff_vs_tflm": max((c.max_abs_diff for r in report.runs
-                                     for c in r.second_vs_tflm or []), default=0.0),
+        "max_abs_diff_vs_tflm": _json_diff(max((c.max_abs_diff for r in report.runs
+                                                for c in r.second_vs_tflm or []), default=0.0)),
     }
+
+
+def _json_diff(value: float) -> float | None:
+    """JSON has no infinity: null stands for a NaN or a shape/dtype mismatch."""
+    return value if np.isfinite(value) else None
 
 
 def report_record(report: RunReport, model: Model, counter: CounterUnit) -> dict[str, Any]:
@@ -126,7 +133,8 @@ def report_record(report: RunReport, model: Model, counter: CounterUnit) -> dict
         "outputs": [
             {"index": i, "tensor": t, "name": graph.tensors[t].name,
              "dtype": graph.tensors[t].dtype, "shape": list(graph.tensors[t].shape),
-             "bit_exact_runs": report.exact_runs(i), "max_abs_diff": report.max_abs_diff(i)}
+             "bit_exact_runs": report.exact_runs(i),
+             "max_abs_diff": _json_diff(report.max_abs_diff(i))}
             for i, t in enumerate(graph.outputs)
         ],
         "latency": {
@@ -138,6 +146,6 @@ def report_record(report: RunReport, model: Model, counter: CounterUnit) -> dict
         },
         "per_run": [{"input": r.label, "bit_exact": r.bit_exact,
                      "latency": counter.convert(r.ticks),
-                     "max_abs_diff": [o.max_abs_diff for o in r.outputs]}
+                     "max_abs_diff": [_json_diff(o.max_abs_diff) for o in r.outputs]}
                     for r in report.runs],
     }
