@@ -6,7 +6,7 @@ the four pymicro-wakeword models over 50 invocations with their state carried.
 
 Prints one line per (model, board) with the verdict, the runs and the median latency in the
 board's counter unit, then exits 1 if anything is not bit-exact. The test suite runs the
-same matrix with fewer seeds on the emulated boards (tests/test_run_models.py).
+same matrix (tests/test_run_models.py).
 """
 
 from __future__ import annotations
