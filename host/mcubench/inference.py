@@ -9,7 +9,7 @@ the pool offsets TENSOR_INFO reports.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,15 +115,12 @@ def load_on_device(device: Device, model: bytes, *, embedded: bool = False,
                 + BUILD_HINT.format(board=info.board))
         device.upload(MODEL_OFFSET, model, progress)
         payload = messages.encode_model_load(ModelSource.POOL, MODEL_OFFSET, len(model))
-    try:
-        loaded = LoadedModel.decode(_model_request(device, Opcode.MODEL_LOAD, payload,
-                                                   timeouts.load))
-    except ModelError as exc:
-        if "arena too small" in str(exc) and not embedded:
-            raise ModelError(f"{exc}. The pool of {info.pool_bytes:,} bytes holds the model "
-                             f"({len(model):,} bytes) and the arena; to free it for the "
-                             "arena: " + BUILD_HINT.format(board=info.board)) from exc
-        raise
+    arena_hint = "" if embedded else (
+        f". The pool of {info.pool_bytes:,} bytes holds the model ({len(model):,} bytes) and "
+        "the arena; to free it for the arena: " + BUILD_HINT.format(board=info.board))
+    loaded = LoadedModel.decode(_model_request(
+        device, Opcode.MODEL_LOAD, payload, timeouts.load,
+        hints={ErrorCode.ARENA_TOO_SMALL: arena_hint}))
     if loaded.model_bytes != len(model) or (
             embedded and loaded.model_crc32 != zlib.crc32(model)):
         raise IntegrityError(
@@ -136,13 +133,16 @@ def load_on_device(device: Device, model: bytes, *, embedded: bool = False,
     return LoadedInference(device, loaded, inputs, outputs, timeouts)
 
 
-def _model_request(device: Device, opcode: Opcode, payload: bytes, timeout: float) -> bytes:
-    """A request whose refusal is about the model: DeviceError becomes ModelError."""
+def _model_request(device: Device, opcode: Opcode, payload: bytes, timeout: float, *,
+                   hints: Mapping[int, str] | None = None) -> bytes:
+    """A request whose refusal is about the model: DeviceError becomes ModelError, with what
+    ``hints`` adds to the device's message for its error code."""
     try:
         return device.request(opcode, payload, timeout=timeout)
     except DeviceError as exc:
         if exc.code in _MODEL_ERRORS:
-            raise ModelError(f"{exc.name}: {exc.device_message}") from exc
+            hint = (hints or {}).get(exc.code, "")
+            raise ModelError(f"{exc.name}: {exc.device_message}{hint}") from exc
         raise
 
 
