@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 
+from mcubench.boards import project_root
 from mcubench.cli import main
 
 from .conftest import ALL_BOARDS
@@ -75,3 +77,13 @@ def test_info_json_answers_for_every_board(
     assert record["pool_bytes"] > 64 * 1024
     assert "INFERENCE" in record["capabilities"] and record["kernels"] == "reference"
     assert record["embedded_model_bytes"] == 0
+
+
+def test_readme_first_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's first command (after scripts/setup), as it is written there."""
+    readme = (project_root() / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith("scripts/setup && "))
+    args = shlex.split(line.split(".venv/bin/mcubench", 1)[1])
+    assert args[0] == "run" and "--board" in args
+    assert main(args) == 0, capsys.readouterr().err
+    assert "bit-exact with tflite_micro over 20 run(s)" in " ".join(capsys.readouterr().out.split())

@@ -30,6 +30,7 @@ from mcubench.emulator import emulator_for
 from mcubench.errors import DeviceError, IntegrityError, ModelError
 from mcubench.inference import LoadedInference, load_on_device
 from mcubench.model import read_model
+from mcubench.model.catalog import wake_word_models
 from mcubench.protocol.codes import Opcode
 from mcubench.protocol.messages import INVOKE_MAX_COUNT, encode_invoke
 from mcubench.reference import ReferenceRunner, SecondOpinion, random_inputs
@@ -367,3 +368,17 @@ def test_compare_is_bitwise() -> None:
     assert compare(0, np.array([np.nan, 1], f32), np.array([2, 1], f32)).max_abs_diff == np.inf
     assert compare(0, np.zeros(3, np.int8), np.zeros(4, np.int8)) == \
         OutputCheck(0, False, np.inf, 4)
+
+
+# ---- models by name ------------------------------------------------------------------------
+
+
+def test_wake_word_models_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's first command runs one of these with no model file of the user's."""
+    assert sorted(wake_word_models()) == ["alexa", "hey_jarvis", "hey_mycroft", "okay_nabu"]
+    code, record, err = run_json(capsys, "pymicro-wakeword:alexa", "--board", "native",
+                                 "--random", "3")
+    assert code == 0, err
+    assert record["bit_exact"] and record["model"].endswith("alexa.tflite")
+    assert main(["run", "pymicro-wakeword:hey_siri", "--board", "native"]) == 2
+    assert "no wake-word model 'hey_siri' (known: alexa, hey_jarvis" in capsys.readouterr().err

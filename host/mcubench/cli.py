@@ -31,6 +31,7 @@ from mcubench.inference import load_on_device
 from mcubench.kernels import unsupported_nodes
 from mcubench.locate import locate
 from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subgraph_macs
+from mcubench.model.catalog import resolve_model
 from mcubench.protocol.codes import Capability
 from mcubench.reference import SecondOpinion, check_inputs, random_inputs
 from mcubench.run import RunResult, report_record, run_model, second_opinion_record
@@ -58,7 +59,7 @@ def cmd_boards(args: argparse.Namespace, out: Console) -> int:
 
 def cmd_build(args: argparse.Namespace, out: Console) -> int:
     board = get_board(args.board)
-    model = _read_model_file(Path(args.model)) if args.model else None
+    model = _read_model_file(resolve_model(args.model)) if args.model else None
     with out.status(f"building firmware for {board.name} ..."):
         result = build_firmware(board, verbose=args.verbose, model=model)
     size = result.size
@@ -182,7 +183,7 @@ def _plain(value: Any) -> Any:
 
 
 def cmd_inspect(args: argparse.Namespace, out: Console) -> int:
-    path = Path(args.model)
+    path = resolve_model(args.model)
     model = load_model(path)
     record = inspect_record(path, model)
     if args.json:
@@ -279,7 +280,7 @@ def _transfer_progress() -> Progress:
 
 
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
-    path = Path(args.model)
+    path = resolve_model(args.model)
     data = _read_model_file(path)
     model = load_model(path)
     unsupported = list(unsupported_nodes(model))
@@ -429,12 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_info)
 
     p = sub.add_parser("inspect", help="show a .tflite model's operators, tensors, MACs, arena")
-    p.add_argument("model", metavar="MODEL", help="a .tflite file")
+    p.add_argument("model", metavar="MODEL", help="a .tflite file, or pymicro-wakeword:NAME")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_inspect)
 
     p = sub.add_parser("run", help="run a model on a board and check it against TFLM bit for bit")
-    p.add_argument("model", metavar="MODEL", help="a .tflite file")
+    p.add_argument("model", metavar="MODEL",
+                   help="a .tflite file, or pymicro-wakeword:NAME (alexa, hey_jarvis, "
+                        "hey_mycroft, okay_nabu)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--board", help="boot this board in its emulator")
     target.add_argument("--port", help="serial URL of a running board")
