@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pymicro_wakeword
 import pytest
 
 from mcubench.boards import project_root
+from mcubench.model.catalog import wake_word_models
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,7 @@ MATRIX_BOARDS = ("native", "qemu-m4", "qemu-m55", "qemu-rv32", "stm32f4")
 
 def pymicro_wakeword_models() -> list[Path]:
     """The four streaming wake-word models of the pymicro-wakeword package (PyPI)."""
-    folder = Path(pymicro_wakeword.__file__).parent / "models"
-    return sorted(folder.glob("*.tflite"))
+    return list(wake_word_models().values())
 
 
 def run_args(model: Path, board: str, runs: int, seed: int = 0) -> list[str]:
