@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mcb/crc.h"
+#include "mcb/le.h"
 #include "mcb/protocol_defs.h"
 
 #define MODEL_ALIGN 16u /* TFLM aligns buffers in the file to 16 bytes from its start */
@@ -18,22 +19,17 @@
 #endif
 #define ARENA_ALIGN 16u
 
-static uint32_t get_u32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
-}
-
+/* Cursor-style writers over mcb/le.h: each returns where the next field goes. */
 static uint8_t *put_u16(uint8_t *b, uint32_t v)
 {
-    b[0] = (uint8_t)v;
-    b[1] = (uint8_t)(v >> 8);
+    mcb_le_put_u16(b, (uint16_t)v);
     return b + 2;
 }
 
 static uint8_t *put_u32(uint8_t *b, uint32_t v)
 {
-    b = put_u16(b, v & 0xFFFFu);
-    return put_u16(b, v >> 16);
+    mcb_le_put_u32(b, v);
+    return b + 4;
 }
 
 static uint8_t *put_u64(uint8_t *b, uint64_t v)
@@ -84,8 +80,8 @@ static mcb_status on_model_load(mcb_infer_service *s, const mcb_proto *p,
         return bad_length(p, ev, 12u);
     }
     const uint8_t source = ev->payload[0];
-    uint32_t offset = get_u32(&ev->payload[4]);
-    uint32_t length = get_u32(&ev->payload[8]);
+    uint32_t offset = mcb_le_get_u32(&ev->payload[4]);
+    uint32_t length = mcb_le_get_u32(&ev->payload[8]);
     const uint8_t *model;
     s->loaded = false; /* whatever happens, the old model is gone */
     if (source == MCB_MODEL_SOURCE_EMBEDDED) {
@@ -163,7 +159,7 @@ static mcb_status on_tensor_info(mcb_infer_service *s, const mcb_proto *p,
         return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
     }
     const uint8_t select = ev->payload[0];
-    const uint32_t index = get_u32(&ev->payload[4]);
+    const uint32_t index = mcb_le_get_u32(&ev->payload[4]);
     const mcb_interpreter *it = &s->interpreter;
     int32_t t = -1;
     uint32_t count = 0;
@@ -227,11 +223,11 @@ static mcb_status on_invoke(mcb_infer_service *s, const mcb_proto *p, const mcb_
                               ev->len, 0, 0);
     }
     const bool partial = ev->len == 8u;
-    const uint32_t last_node = partial ? get_u32(&ev->payload[4]) : 0u;
+    const uint32_t last_node = partial ? mcb_le_get_u32(&ev->payload[4]) : 0u;
     if (!s->loaded) {
         return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
     }
-    const uint32_t count = get_u32(ev->payload);
+    const uint32_t count = mcb_le_get_u32(ev->payload);
     if (count == 0u || count > MCB_INVOKE_MAX_COUNT) {
         return mcb_proto_fail(p, ev, MCB_E_OUT_OF_RANGE, "invoke count %u is not in 1..%u", count,
                               MCB_INVOKE_MAX_COUNT, 0);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mcb/crc.h"
+#include "mcb/le.h"
 #include "mcb/msg.h"
 #include "mcb/protocol_defs.h"
 #include "mcb/version.h"
@@ -35,32 +36,6 @@
 /* Longest ERROR message: one line, and the frame must fit MCB_MAX_PAYLOAD. */
 #define MSG_MAX (MCB_MAX_PAYLOAD - 3u < 96u ? MCB_MAX_PAYLOAD - 3u : 96u)
 #define TLV_STR_MAX 255u /* a TLV length is one byte */
-
-/* ---- little-endian fields ---------------------------------------------- */
-
-static uint16_t get_u16(const uint8_t *b)
-{
-    return (uint16_t)(b[0] | (b[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
-}
-
-static void put_u16(uint8_t *b, uint16_t v)
-{
-    b[0] = (uint8_t)v;
-    b[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *b, uint32_t v)
-{
-    b[0] = (uint8_t)v;
-    b[1] = (uint8_t)(v >> 8);
-    b[2] = (uint8_t)(v >> 16);
-    b[3] = (uint8_t)(v >> 24);
-}
 
 /* off + len <= size, without computing off + len (it may wrap). */
 static bool range_ok(uint32_t off, uint32_t len, uint32_t size)
@@ -94,7 +69,7 @@ static mcb_status reply_error(const mcb_proto *p, const mcb_frame_event *ev, uin
                               const mcb_msg *m)
 {
     uint8_t head[3];
-    put_u16(head, code);
+    mcb_le_put_u16(head, code);
     head[2] = ev->opcode;
     return mcb_frame_send(p->out, p->out_user, (uint8_t)MCB_OPCODE_ERROR, ev->seq, head,
                           sizeof head, (const uint8_t *)m->text, m->len);
@@ -155,14 +130,14 @@ static void tlv_u8(tlv_buf *t, uint8_t tag, uint8_t v)
 static void tlv_u16(tlv_buf *t, uint8_t tag, uint16_t v)
 {
     uint8_t b[2];
-    put_u16(b, v);
+    mcb_le_put_u16(b, v);
     tlv_put(t, tag, b, sizeof b);
 }
 
 static void tlv_u32(tlv_buf *t, uint8_t tag, uint32_t v)
 {
     uint8_t b[4];
-    put_u32(b, v);
+    mcb_le_put_u32(b, v);
     tlv_put(t, tag, b, sizeof b);
 }
 
@@ -250,13 +225,13 @@ static mcb_status on_hello(mcb_proto *p, const mcb_frame_event *ev)
         return st;
     }
     p->write.open = false; /* a host that (re)starts gets a clean device */
-    const uint16_t host_version = get_u16(ev->payload);
+    const uint16_t host_version = mcb_le_get_u16(ev->payload);
     if (host_version != MCB_PROTOCOL_VERSION) {
         return fail(p, ev, MCB_E_UNSUPPORTED_VERSION, "host speaks protocol v%u, device speaks v%u",
                     host_version, MCB_PROTOCOL_VERSION, 0);
     }
     uint8_t head[6];
-    put_u16(head, MCB_PROTOCOL_VERSION);
+    mcb_le_put_u16(head, MCB_PROTOCOL_VERSION);
     memcpy(&head[2], "MCUB", 4);
     return reply(p, ev, head, sizeof head, NULL, 0);
 }
@@ -272,8 +247,8 @@ static mcb_status on_write_begin(mcb_proto *p, const mcb_frame_event *ev)
     if (bad_length(p, ev, 8, &st)) {
         return st;
     }
-    const uint32_t off = get_u32(ev->payload);
-    const uint32_t len = get_u32(&ev->payload[4]);
+    const uint32_t off = mcb_le_get_u32(ev->payload);
+    const uint32_t len = mcb_le_get_u32(&ev->payload[4]);
     p->write.open = false; /* a new BEGIN abandons any session, even if it fails */
     if (!range_ok(off, len, p->pool_bytes)) {
         return fail(p, ev, MCB_E_OUT_OF_RANGE, "offset %u + length %u exceeds pool of %u bytes", off,
@@ -300,7 +275,7 @@ static mcb_status on_write_data(mcb_proto *p, const mcb_frame_event *ev)
     if (!w->open) {
         return fail(p, ev, MCB_E_STATE, "no write session open (send WRITE_BEGIN first)", 0, 0, 0);
     }
-    const uint32_t off = get_u32(ev->payload);
+    const uint32_t off = mcb_le_get_u32(ev->payload);
     const uint32_t n = (uint32_t)ev->len - 4u;
     if (off != w->next) {
         return fail(p, ev, MCB_E_SEQUENCE, "WRITE_DATA offset %u, expected %u", off, w->next, 0);
@@ -316,7 +291,7 @@ static mcb_status on_write_data(mcb_proto *p, const mcb_frame_event *ev)
         w->next += n;
     }
     uint8_t head[4];
-    put_u32(head, w->next);
+    mcb_le_put_u32(head, w->next);
     return reply(p, ev, head, sizeof head, NULL, 0);
 }
 
@@ -331,8 +306,8 @@ static mcb_status on_write_end(mcb_proto *p, const mcb_frame_event *ev)
     }
     /* Reports what was written; a short upload shows as a short length. */
     uint8_t head[8];
-    put_u32(head, p->write.next - p->write.base);
-    put_u32(&head[4], p->write.crc);
+    mcb_le_put_u32(head, p->write.next - p->write.base);
+    mcb_le_put_u32(&head[4], p->write.crc);
     p->write.open = false;
     return reply(p, ev, head, sizeof head, NULL, 0);
 }
@@ -343,8 +318,8 @@ static mcb_status on_read(const mcb_proto *p, const mcb_frame_event *ev)
     if (bad_length(p, ev, 8, &st)) {
         return st;
     }
-    const uint32_t off = get_u32(ev->payload);
-    const uint32_t len = get_u32(&ev->payload[4]);
+    const uint32_t off = mcb_le_get_u32(ev->payload);
+    const uint32_t len = mcb_le_get_u32(&ev->payload[4]);
     if (len > MCB_MAX_PAYLOAD - 4u) {
         return fail(p, ev, MCB_E_BAD_LENGTH, "READ length %u exceeds MAX_PAYLOAD - 4 = %u", len,
                     MCB_MAX_PAYLOAD - 4u, 0);
@@ -354,7 +329,7 @@ static mcb_status on_read(const mcb_proto *p, const mcb_frame_event *ev)
                     len, p->pool_bytes);
     }
     uint8_t head[4];
-    put_u32(head, off);
+    mcb_le_put_u32(head, off);
     return reply(p, ev, head, sizeof head, len > 0 ? &p->pool[off] : NULL, len);
 }
 
@@ -364,14 +339,14 @@ static mcb_status on_crc(const mcb_proto *p, const mcb_frame_event *ev)
     if (bad_length(p, ev, 8, &st)) {
         return st;
     }
-    const uint32_t off = get_u32(ev->payload);
-    const uint32_t len = get_u32(&ev->payload[4]);
+    const uint32_t off = mcb_le_get_u32(ev->payload);
+    const uint32_t len = mcb_le_get_u32(&ev->payload[4]);
     if (!range_ok(off, len, p->pool_bytes)) {
         return fail(p, ev, MCB_E_OUT_OF_RANGE, "offset %u + length %u exceeds pool of %u bytes", off,
                     len, p->pool_bytes);
     }
     uint8_t head[4];
-    put_u32(head, len > 0 ? mcb_crc32_update(MCB_CRC32_INIT, &p->pool[off], len) : 0u);
+    mcb_le_put_u32(head, len > 0 ? mcb_crc32_update(MCB_CRC32_INIT, &p->pool[off], len) : 0u);
     return reply(p, ev, head, sizeof head, NULL, 0);
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mcb/crc.h"
+#include "mcb/le.h"
 
 enum {
     ST_HEADER = 0, /* hunting for / collecting the header (hdr_len bytes held) */
@@ -183,14 +184,6 @@ size_t mcb_frame_rx_feed(mcb_frame_rx *rx, const uint8_t *data, size_t len, uint
     return i;
 }
 
-static void put_u32le(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 void mcb_frame_encode_header(uint8_t out[MCB_FRAME_HEADER_SIZE], uint8_t opcode, uint8_t seq,
                              uint16_t len)
 {
@@ -214,7 +207,7 @@ size_t mcb_frame_encode(uint8_t *out, size_t cap, uint8_t opcode, uint8_t seq,
         memcpy(&out[MCB_FRAME_HEADER_SIZE], payload, len);
     }
     const uint32_t crc = mcb_crc32_update(MCB_CRC32_INIT, &out[2], MCB_FRAME_HEADER_SIZE - 2 + len);
-    put_u32le(&out[MCB_FRAME_HEADER_SIZE + len], crc);
+    mcb_le_put_u32(&out[MCB_FRAME_HEADER_SIZE + len], crc);
     return len + MCB_FRAME_OVERHEAD;
 }
 
@@ -241,7 +234,7 @@ mcb_status mcb_frame_send(mcb_write_fn write, void *user, uint8_t opcode, uint8_
             memcpy(&buf[used], body, body_len);
             used += body_len;
         }
-        put_u32le(&buf[used], crc);
+        mcb_le_put_u32(&buf[used], crc);
         return write(user, buf, used + MCB_FRAME_TRAILER_SIZE);
     }
     mcb_status st = write(user, buf, used);
@@ -250,7 +243,7 @@ mcb_status mcb_frame_send(mcb_write_fn write, void *user, uint8_t opcode, uint8_
     }
     if (st == MCB_OK) {
         uint8_t trl[MCB_FRAME_TRAILER_SIZE];
-        put_u32le(trl, crc);
+        mcb_le_put_u32(trl, crc);
         st = write(user, trl, sizeof trl);
     }
     return st;
