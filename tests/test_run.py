@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from mcubench.boards import get_board
-from mcubench.build import embedded_build_dir, firmware_elf
+from mcubench.build import FirmwareOptions, build_dir, firmware_elf
 from mcubench.cli import main
 from mcubench.device import Device
 from mcubench.emulator import emulator_for
@@ -337,9 +337,9 @@ def test_build_model_then_run_embedded(capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path) -> None:
     """From empty build folders (PlatformIO empties a new one: the sources live beside it)."""
     data = chain_model()
-    for folder in (embedded_build_dir(data),
-                   embedded_build_dir(data).parent.parent / "embedded-src" /
-                   embedded_build_dir(data).name):
+    options = FirmwareOptions(model=data)
+    for folder in (build_dir(options), build_dir(options).parent.parent / "embedded-src" /
+                   hashlib.sha256(data).hexdigest()[:16]):
         shutil.rmtree(folder, ignore_errors=True)
     path = write(tmp_path, "chain.tflite", data)
     assert main(["build", "--board", "native", "--model", str(path)]) == 0
@@ -349,7 +349,7 @@ def test_build_model_then_run_embedded(capsys: pytest.CaptureFixture[str],
     assert code == 0, err
     assert record["embedded"] is True and record["bit_exact"] is True
     # The embedded copy is checked against the file: another model is refused.
-    with emulator_for(get_board("native"), firmware_elf(get_board("native"), data)) as board, \
+    with emulator_for(get_board("native"), firmware_elf(get_board("native"), options)) as board, \
             Device.open(board.url) as device:
         device.hello()
         assert device.info().embedded_model_bytes == len(data)

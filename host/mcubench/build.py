@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcubench.boards import Board, project_root
@@ -23,12 +23,75 @@ PIO_ENV = {
 }
 
 
+APPS = {"mcubench": "app", "mlperf-tiny": "mlperf_tiny"}  # app name -> folder in firmware/
+OPT_LEVELS = ("Os", "O2", "O3", "O1", "O0")
+
+
+@dataclass(frozen=True)
+class FirmwareOptions:
+    """What a firmware build is built with, beyond its board.
+
+    The default options build into PlatformIO's own folder (``.pio/build/<board>``); any
+    other combination gets a folder of its own under ``.pio/variants/``, so switching
+    between them never rebuilds everything.
+    """
+
+    model: bytes | None = None  # linked into flash (.incbin) when given
+    profile: bool = False  # per-operator profiler compiled in (MCB_PROFILE)
+    app: str = "mcubench"  # "mcubench" (the serial protocol) or "mlperf-tiny" (EEMBC UART)
+    opt: str = "Os"  # optimisation level for the whole firmware
+
+    def __post_init__(self) -> None:
+        if self.app not in APPS:
+            raise BuildError(f"unknown firmware app {self.app!r}; one of: {', '.join(APPS)}")
+        if self.opt not in OPT_LEVELS:
+            raise BuildError(f"unknown optimisation level {self.opt!r}; one of: "
+                             f"{', '.join(OPT_LEVELS)}")
+
+    @property
+    def is_default(self) -> bool:
+        return self == FirmwareOptions()
+
+    @property
+    def model_sha256(self) -> str | None:
+        return None if self.model is None else hashlib.sha256(self.model).hexdigest()
+
+    @property
+    def key(self) -> str:
+        """A short name for the variant: its folder under .pio/variants/."""
+        parts = [self.app, self.opt] + (["profile"] if self.profile else [])
+        if self.model is not None:
+            parts.append(f"model-{hashlib.sha256(self.model).hexdigest()[:16]}")
+        return "-".join(parts)
+
+    def describe(self) -> str:
+        """For messages: what is not default about this build."""
+        parts = [] if self.app == "mcubench" else [f"app {self.app}"]
+        if self.opt != "Os":
+            parts.append(f"-{self.opt}")
+        if self.profile:
+            parts.append("profiler")
+        if self.model is not None:
+            parts.append("model in flash")
+        return ", ".join(parts) or "default"
+
+
 @dataclass(frozen=True)
 class BuildResult:
     board: Board
     elf: Path
     size: ElfSize
-    embedded_model_sha256: str | None = None  # the model linked in, if any
+    options: FirmwareOptions = field(default_factory=FirmwareOptions)
+
+    @property
+    def embedded_model_sha256(self) -> str | None:
+        """The model linked in, if any."""
+        return self.options.model_sha256
+
+    @property
+    def sha256(self) -> str:
+        """The ELF's own hash: what a result's provenance names as the firmware."""
+        return hashlib.sha256(self.elf.read_bytes()).hexdigest()
 
 
 # The model goes in verbatim (.incbin), 16-byte aligned as TFLM wants its buffers.
@@ -46,16 +109,18 @@ mcb_embedded_model_bytes:
 """
 
 
-def embedded_build_dir(model: bytes) -> Path:
-    """PlatformIO's build folder for firmware with this model linked in."""
-    digest = hashlib.sha256(model).hexdigest()[:16]
-    return project_root() / ".pio" / "embedded" / digest
+def build_dir(options: FirmwareOptions) -> Path:
+    """PlatformIO's build folder for firmware built with ``options`` (per board inside)."""
+    if options.is_default:
+        return project_root() / ".pio" / "build"
+    return project_root() / ".pio" / "variants" / options.key
 
 
 def _write_embedded_sources(model: bytes) -> Path:
-    """The model and the assembler file that links it, beside the embedded build folder
+    """The model and the assembler file that links it, outside any build folder
     (PlatformIO empties a build folder whose configuration it has not seen before)."""
-    folder = project_root() / ".pio" / "embedded-src" / embedded_build_dir(model).name
+    digest = hashlib.sha256(model).hexdigest()[:16]
+    folder = project_root() / ".pio" / "embedded-src" / digest
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / "model.tflite"
     if not copy.is_file() or copy.read_bytes() != model:
@@ -65,6 +130,10 @@ def _write_embedded_sources(model: bytes) -> Path:
     if not source.is_file() or source.read_text() != text:  # unchanged: no rebuild
         source.write_text(text)
     return folder
+
+
+# What the builder (boards/platform/builder/main.py) reads from the environment.
+_BUILDER_VARIABLES = ("MCB_EMBEDDED_MODEL_DIR", "MCB_PROFILE", "MCB_APP_DIR", "MCB_OPT")
 
 
 def pio_executable() -> str:
@@ -78,28 +147,35 @@ def pio_executable() -> str:
     return found
 
 
-def firmware_elf(board: Board, model: bytes | None = None) -> Path:
-    """Where the firmware for ``board`` is built (with ``model`` linked in, if given)."""
-    base = project_root() / ".pio" / "build" if model is None else embedded_build_dir(model)
-    return base / board.name / "firmware.elf"
+def firmware_elf(board: Board, options: FirmwareOptions | None = None) -> Path:
+    """Where the firmware for ``board`` built with ``options`` is."""
+    return build_dir(options or FirmwareOptions()) / board.name / "firmware.elf"
 
 
-def build_firmware(board: Board, *, verbose: bool = False,
-                   model: bytes | None = None) -> BuildResult:
+def build_firmware(board: Board, options: FirmwareOptions | None = None, *,
+                   verbose: bool = False) -> BuildResult:
     """Build (incrementally) the firmware for ``board``; raise BuildError with the log tail.
 
-    With ``model``, the model is linked into flash (for boards whose RAM cannot hold it),
-    in a build folder of its own, so the plain firmware stays as it is.
+    With ``options.model``, the model is linked into flash (for boards whose RAM cannot
+    hold it); ``options.profile`` compiles the per-operator profiler in. Each variant
+    builds in a folder of its own, so the plain firmware stays as it is.
     """
+    options = options or FirmwareOptions()
     root = project_root()
     if not (root / ".pio-core" / "packages" / "tool-scons").is_dir():
         raise BuildError("PlatformIO is not bootstrapped for offline use: run scripts/setup")
     command = [pio_executable(), "run", "--project-dir", str(root), "--environment", board.name]
     env = {**os.environ, **PIO_ENV, "PLATFORMIO_CORE_DIR": str(root / ".pio-core")}
-    env.pop("MCB_EMBEDDED_MODEL_DIR", None)
-    if model is not None:
-        env["MCB_EMBEDDED_MODEL_DIR"] = str(_write_embedded_sources(model))
-        env["PLATFORMIO_BUILD_DIR"] = str(embedded_build_dir(model))
+    for name in _BUILDER_VARIABLES:
+        env.pop(name, None)
+    if options.model is not None:
+        env["MCB_EMBEDDED_MODEL_DIR"] = str(_write_embedded_sources(options.model))
+    if options.profile:
+        env["MCB_PROFILE"] = "1"
+    env["MCB_APP_DIR"] = APPS[options.app]
+    env["MCB_OPT"] = f"-{options.opt}"
+    if not options.is_default:
+        env["PLATFORMIO_BUILD_DIR"] = str(build_dir(options))
     result = subprocess.run(
         command,
         env=env,
@@ -112,8 +188,7 @@ def build_firmware(board: Board, *, verbose: bool = False,
         log = (result.stdout or "").strip().splitlines()
         tail = "\n".join(log[-40:])
         raise BuildError(f"firmware build for {board.name} failed ({' '.join(command)}):\n{tail}")
-    elf = firmware_elf(board, model)
+    elf = firmware_elf(board, options)
     if not elf.is_file():
         raise BuildError(f"PlatformIO reported success but {elf} is missing")
-    digest = None if model is None else hashlib.sha256(model).hexdigest()
-    return BuildResult(board=board, elf=elf, size=elf_size(elf), embedded_model_sha256=digest)
+    return BuildResult(board=board, elf=elf, size=elf_size(elf), options=options)

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from mcubench import __version__
 from mcubench.boards import all_boards, get_board
-from mcubench.build import build_firmware, firmware_elf
+from mcubench.build import FirmwareOptions, build_firmware, firmware_elf
 from mcubench.emulator import emulator_for
 from mcubench.errors import McubenchError, MismatchError, ModelError, UsageError, exit_code_for
 from mcubench.inference import load_on_device
@@ -61,7 +61,7 @@ def cmd_build(args: argparse.Namespace, out: Console) -> int:
     board = get_board(args.board)
     model = _read_model_file(resolve_model(args.model)) if args.model else None
     with out.status(f"building firmware for {board.name} ..."):
-        result = build_firmware(board, verbose=args.verbose, model=model)
+        result = build_firmware(board, FirmwareOptions(model=model), verbose=args.verbose)
     size = result.size
     out.print(f"[bold]{board.name}[/bold]: {result.elf}")
     if model is not None:
@@ -291,7 +291,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     elf = None
     if args.embedded and args.board:
         with out.status(f"building firmware for {args.board} with the model in flash ..."):
-            elf = build_firmware(get_board(args.board), model=data).elf
+            elf = build_firmware(get_board(args.board), FirmwareOptions(model=data)).elf
     with open_session(board=args.board, port=args.port, baudrate=args.baud,
                       build=not args.no_build, elf=elf, trace=_tracer(args)) as session:
         with _transfer_progress() as progress:

@@ -11,9 +11,14 @@ Optional ``build`` keys:
   the compiler, assembler and linker like ``cpu_flags``, but not reported in
   MCB_BUILD_FLAGS (INFO's BUILD_FLAGS), which describes code generation only.
 
-A model is linked into the firmware when the environment names its folder of sources in
-``MCB_EMBEDDED_MODEL_DIR`` (``mcubench build --model`` writes one, and a build folder of
-its own): those sources are built too, with MCB_EMBEDDED_MODEL defined everywhere.
+Build variants come from the environment (host/mcubench/build.py sets them, each
+variant in a build folder of its own):
+- ``MCB_EMBEDDED_MODEL_DIR``: a folder of sources that link a model into flash
+  (``mcubench build --model`` writes one); built too, with MCB_EMBEDDED_MODEL defined.
+- ``MCB_PROFILE=1``: the per-operator profiler compiled in (MCB_PROFILE defined).
+- ``MCB_APP_DIR``: the application folder under firmware/ (default ``app``, the serial
+  protocol; ``mlperf_tiny`` speaks the EEMBC / MLPerf Tiny UART protocol instead).
+- ``MCB_OPT``: the optimisation flag for everything (default ``-Os``).
 """
 
 import os
@@ -60,9 +65,19 @@ def firmware_git_hash():
     return rev
 
 
+app_dir = os.environ.get("MCB_APP_DIR", "") or "app"
+if not os.path.isdir(os.path.join(firmware_dir, app_dir)) or "/" in app_dir:
+    sys.stderr.write(f"Error: MCB_APP_DIR: no application folder firmware/{app_dir}/\n")
+    env.Exit(1)
+opt_flag = os.environ.get("MCB_OPT", "") or "-Os"
+if opt_flag not in ("-Os", "-O0", "-O1", "-O2", "-O3"):
+    sys.stderr.write(f"Error: MCB_OPT: {opt_flag} is not one of -Os -O0 -O1 -O2 -O3\n")
+    env.Exit(1)
+profile = os.environ.get("MCB_PROFILE", "") == "1"
+
 cpu_flags = string_list("build.cpu_flags")
 libc_flags = string_list("build.libc_flags")
-common_flags = ["-Os", "-g", "-ffunction-sections", "-fdata-sections",
+common_flags = [opt_flag, "-g", "-ffunction-sections", "-fdata-sections",
                 # TFLM's float kernels round every product: no fused multiply-add
                 "-ffp-contract=off",
                 "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wstrict-prototypes"]
@@ -71,8 +86,10 @@ defines = [
     ("MCB_CORE", f'\\"{board.get("build.core_name")}\\"'),
     ("MCB_FIRMWARE_GIT", f'\\"{firmware_git_hash()}\\"'),
     # What the code was generated with; libc_flags stay out (see the module docstring).
-    ("MCB_BUILD_FLAGS", f'\\"{" ".join(["-Os", "-ffp-contract=off", *cpu_flags])}\\"'),
+    ("MCB_BUILD_FLAGS", f'\\"{" ".join([opt_flag, "-ffp-contract=off", *cpu_flags])}\\"'),
 ]
+if profile:
+    defines.append("MCB_PROFILE")
 for item in board.get("build.defines", []):
     name, _, value = item.partition("=")
     defines.append((name, value) if value else name)
@@ -92,7 +109,7 @@ env.Replace(
     SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.stack|\.heap)\s+(\d+).*",
     SIZECHECKCMD="$SIZETOOL -A -d $SOURCES",
     SRC_FILTER=[
-        "+<app/>", "+<protocol/>", "+<runtime/>", "+<kernels/reference/>",
+        f"+<{app_dir}/>", "+<protocol/>", "+<runtime/>", "+<kernels/reference/>",
         f"+<ports/{port}/>",
         *(f"+<ports/{lib}/>" for lib in port_libs),
     ],
@@ -105,7 +122,7 @@ env.Append(
     CPPDEFINES=defines,
     CPPPATH=[os.path.join(firmware_dir, "include"), os.path.join(firmware_dir, "ports", port)]
     + [os.path.join(firmware_dir, "ports", lib) for lib in port_libs],
-    LINKFLAGS=cpu_flags + libc_flags + ["-Os", "-Wl,--gc-sections"]
+    LINKFLAGS=cpu_flags + libc_flags + [opt_flag, "-Wl,--gc-sections"]
     + string_list("build.link_flags"),
     LIBS=list(board.get("build.libs", [])),
 )
