@@ -125,6 +125,11 @@ static mcb_status on_model_load(mcb_infer_service *s, const mcb_proto *p,
         return load_failed(s, p, ev, &err);
     }
     s->loaded = true;
+#ifdef MCB_PROFILE
+    memset(s->node_ticks, 0, sizeof s->node_ticks);
+    s->profiled_count = 0;
+    s->profiling = mcb_interpreter_set_profile(&s->interpreter, &s->profile) == MCB_OK;
+#endif
 
     mcb_arena_stats a;
     mcb_subgraph_info sg;
@@ -235,9 +240,16 @@ static mcb_status on_invoke(mcb_infer_service *s, const mcb_proto *p, const mcb_
     uint64_t total = 0;
     uint64_t min = UINT64_MAX;
     uint64_t max = 0;
+#ifdef MCB_PROFILE
+    memset(s->node_ticks, 0, sizeof s->node_ticks);
+    s->profiled_count = 0;
+#endif
     for (uint32_t i = 0; i < count; i++) {
         mcb_interp_error err;
         const uint64_t start = s->counter();
+#ifdef MCB_PROFILE
+        s->profile.start = start;
+#endif
         const mcb_status st =
             partial ? mcb_interpreter_invoke_until(&s->interpreter, last_node, &err)
                     : mcb_interpreter_invoke(&s->interpreter, &err);
@@ -249,6 +261,9 @@ static mcb_status on_invoke(mcb_infer_service *s, const mcb_proto *p, const mcb_
         min = ticks < min ? ticks : min;
         max = ticks > max ? ticks : max;
     }
+#ifdef MCB_PROFILE
+    s->profiled_count = count;
+#endif
     uint8_t out[28];
     uint8_t *w = put_u32(out, count);
     w = put_u64(w, total);
@@ -272,6 +287,54 @@ static mcb_status on_reset(mcb_infer_service *s, const mcb_proto *p, const mcb_f
     return mcb_proto_reply(p, ev, NULL, 0, NULL, 0);
 }
 
+/* ---- PROFILE ----------------------------------------------------------- */
+
+/* Node ticks per reply: what fits the smallest payload the frame layer allows. */
+#define PROFILE_HEAD 16u
+#define PROFILE_PER_REPLY ((MCB_MAX_PAYLOAD - PROFILE_HEAD) / 8u)
+
+/* PROFILE: u32 first_node -> u32 nodes, u32 invocations, u32 first, u32 n, u64 ticks[n]. */
+static mcb_status on_profile(mcb_infer_service *s, const mcb_proto *p, const mcb_frame_event *ev)
+{
+    if (ev->len != 4u) {
+        return bad_length(p, ev, 4u);
+    }
+#ifndef MCB_PROFILE
+    (void)s;
+    return mcb_proto_fail(p, ev, MCB_E_STATE,
+                          "profiler not compiled in (mcubench build --profile)", 0, 0, 0);
+#else
+    if (!s->loaded) {
+        return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
+    }
+    mcb_subgraph_info sg;
+    (void)mcb_model_subgraph(&s->model, 0, &sg);
+    const uint32_t nodes = sg.n_operators;
+    if (!s->profiling) {
+        return mcb_proto_fail(p, ev, MCB_E_STATE,
+                              "the model has %u operators; the profiler holds %u", nodes,
+                              MCB_PROFILE_MAX_NODES, 0);
+    }
+    const uint32_t first = mcb_le_get_u32(ev->payload);
+    if (first > nodes) {
+        return mcb_proto_fail(p, ev, MCB_E_OUT_OF_RANGE, "node %u: the model has %u", first,
+                              nodes, 0);
+    }
+    const uint32_t left = nodes - first;
+    const uint32_t n = left < PROFILE_PER_REPLY ? left : PROFILE_PER_REPLY;
+    uint8_t head[PROFILE_HEAD];
+    uint8_t *w = put_u32(head, nodes);
+    w = put_u32(w, s->profiled_count);
+    w = put_u32(w, first);
+    (void)put_u32(w, n);
+    uint8_t body[PROFILE_PER_REPLY * 8u];
+    for (uint32_t i = 0; i < n; i++) {
+        (void)put_u64(&body[8u * i], s->node_ticks[first + i]);
+    }
+    return mcb_proto_reply(p, ev, head, sizeof head, body, 8u * (size_t)n);
+#endif
+}
+
 /* ---- the service ------------------------------------------------------- */
 
 static mcb_status handle(void *user, mcb_proto *p, const mcb_frame_event *ev)
@@ -286,6 +349,8 @@ static mcb_status handle(void *user, mcb_proto *p, const mcb_frame_event *ev)
         return on_invoke(s, p, ev);
     case MCB_REQ_RESET:
         return on_reset(s, p, ev);
+    case MCB_REQ_PROFILE:
+        return on_profile(s, p, ev);
     default:
         return mcb_proto_fail(p, ev, MCB_E_UNKNOWN_OPCODE, "unknown opcode %x", ev->opcode, 0, 0);
     }
@@ -331,6 +396,12 @@ mcb_status mcb_infer_service_init(mcb_infer_service *s, const mcb_kernel_registr
     out->will_write = will_write;
     out->user = s;
     out->capabilities = MCB_CAP_INFERENCE;
+#ifdef MCB_PROFILE
+    s->profile.counter = counter;
+    s->profile.node_ticks = s->node_ticks;
+    s->profile.capacity = MCB_PROFILE_MAX_NODES;
+    out->capabilities |= MCB_CAP_PROFILE;
+#endif
     out->kernels = kernels->name;
     out->embedded_model_bytes = s->embedded_bytes;
     return MCB_OK;

@@ -581,9 +581,21 @@ static mcb_status run_nodes(mcb_interpreter *it, uint32_t s, uint32_t count)
     mcb_status st = MCB_OK;
     const uint32_t n = it->node_base[s + 1u] - it->node_base[s];
     const uint32_t end = it->node_base[s] + (count < n ? count : n);
+#ifdef MCB_PROFILE
+    const mcb_profile *const profile = s == 0u ? it->profile : NULL;
+    uint64_t mark = profile != NULL ? profile->start : 0u;
+#endif
     for (uint32_t k = it->node_base[s]; k < end; k++) {
         mcb_node *node = &it->nodes[k];
         st = node->kernel->invoke(it, node);
+#ifdef MCB_PROFILE
+        if (profile != NULL) {
+            /* One read per node: the boundaries telescope, so nothing is lost between nodes. */
+            const uint64_t now = profile->counter();
+            profile->node_ticks[k] += now - mark;
+            mark = now;
+        }
+#endif
         if (st != MCB_OK) {
             if (it->err->code == MCB_INTERP_E_NONE) {
                 fail_node(it, MCB_INTERP_E_INVOKE, node, "invoke failed (status %d)",
@@ -608,8 +620,13 @@ static mcb_status invoke_first(mcb_interpreter *it, uint32_t count, mcb_interp_e
     if (err == NULL) {
         err = &local;
     }
-    memset(err, 0, sizeof *err);
+    /* Field by field, not memset: this runs on every invoke, inside the timed span. */
+    err->code = MCB_INTERP_E_NONE;
     err->node = -1;
+    err->subgraph = 0;
+    err->arena_need = 0;
+    err->arena_need_exact = false;
+    err->message[0] = '\0';
     if (it == NULL || !it->ready) {
         mcb_msg m;
         err->code = MCB_INTERP_E_STATE;
@@ -645,6 +662,25 @@ mcb_status mcb_interpreter_invoke_until(mcb_interpreter *it, uint32_t last_node,
     }
     return invoke_first(it, last_node + 1u, err);
 }
+
+#ifdef MCB_PROFILE
+mcb_status mcb_interpreter_set_profile(mcb_interpreter *it, const mcb_profile *profile)
+{
+    if (it == NULL || (profile != NULL && (profile->counter == NULL ||
+                                           profile->node_ticks == NULL))) {
+        return MCB_ERR_ARG;
+    }
+    it->profile = NULL;
+    if (!it->ready) {
+        return MCB_ERR_STATE;
+    }
+    if (profile != NULL && it->node_base[1] > profile->capacity) {
+        return MCB_ERR_RANGE;
+    }
+    it->profile = profile;
+    return MCB_OK;
+}
+#endif
 
 mcb_status mcb_interpreter_reset(mcb_interpreter *it, mcb_interp_error *err)
 {

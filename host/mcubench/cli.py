@@ -19,14 +19,37 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from mcubench import __version__
+from mcubench.bench import Bench, BenchConfig, ModelSource, Target
+from mcubench.bench_format import markdown, ops_table, summary_tables, write_csv
 from mcubench.boards import all_boards, get_board
-from mcubench.build import FirmwareOptions, build_firmware, firmware_elf
+from mcubench.build import APPS, OPT_LEVELS, FirmwareOptions, build_firmware, firmware_elf
+from mcubench.compare import (
+    add_compare_parser,
+    check_regressions,
+    format_gate_report,
+    threshold_type,
+)
 from mcubench.emulator import emulator_for
-from mcubench.errors import McubenchError, MismatchError, ModelError, UsageError, exit_code_for
+from mcubench.errors import (
+    McubenchError,
+    MismatchError,
+    ModelError,
+    RegressionError,
+    UsageError,
+    exit_code_for,
+)
 from mcubench.inference import load_on_device
 from mcubench.kernels import unsupported_nodes
 from mcubench.locate import locate
@@ -34,6 +57,7 @@ from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subg
 from mcubench.model.catalog import resolve_model
 from mcubench.protocol.codes import Capability
 from mcubench.reference import SecondOpinion, check_inputs, random_inputs
+from mcubench.results import load_document, new_document, write_document
 from mcubench.run import RunResult, report_record, run_model, second_opinion_record
 from mcubench.session import Session, open_session
 
@@ -60,15 +84,19 @@ def cmd_boards(args: argparse.Namespace, out: Console) -> int:
 def cmd_build(args: argparse.Namespace, out: Console) -> int:
     board = get_board(args.board)
     model = _read_model_file(resolve_model(args.model)) if args.model else None
-    with out.status(f"building firmware for {board.name} ..."):
-        result = build_firmware(board, FirmwareOptions(model=model), verbose=args.verbose)
+    if args.app == "mlperf-tiny" and model is None:
+        raise UsageError("the MLPerf Tiny firmware runs the model in flash: add --model MODEL")
+    options = FirmwareOptions(model=model, profile=args.profile, app=args.app, opt=args.opt)
+    with out.status(f"building firmware for {board.name} ({options.describe()}) ..."):
+        result = build_firmware(board, options, verbose=args.verbose)
     size = result.size
-    out.print(f"[bold]{board.name}[/bold]: {result.elf}")
+    out.print(f"[bold]{board.name}[/bold] ({options.describe()}): {result.elf}")
     if model is not None:
         out.print(f"  model {escape(args.model)} ({len(model):,} bytes, sha256 "
                   f"{result.embedded_model_sha256}) linked into flash: run it with "
                   f"mcubench run {escape(args.model)} --board {board.name} --embedded")
     out.print(f"  flash {size.flash_bytes:,} bytes (text {size.text:,} + data {size.data:,})")
+    out.print(f"  sha256 {result.sha256}")
     out.print(f"  RAM   {size.ram_bytes:,} bytes (data {size.data:,} + bss {size.bss:,}, "
               "incl. stack)")
     return 0
@@ -353,6 +381,88 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, out: Console) -> int:
+    if args.input and len(args.model) > 1:
+        raise UsageError("--input gives the inputs of one model: name one model with it")
+    config = BenchConfig(runs=args.runs, warmup=args.warmup, profile=args.profile,
+                         opt=args.opt, embedded=True if args.embedded else None)
+    threshold: float = args.max_regression
+    baseline = load_document(Path(args.baseline)) if args.baseline else None
+    sources = []
+    for name in args.model:
+        path = resolve_model(name)
+        model = load_model(path)
+        unsupported = list(unsupported_nodes(model))
+        if unsupported:
+            raise ModelError(f"{name}: {unsupported[0]}")
+        sources.append(ModelSource(name, _read_model_file(path), model))
+    targets = ([Target(board=b, trace=_tracer(args)) for b in args.board] if args.board
+               else [Target(port=args.port, baudrate=args.baud, trace=_tracer(args))])
+    results = []
+    with _bench_progress() as progress:
+        for source in sources:
+            label, arrays = _input_sets(args, source.model)[0]
+            for target in targets:
+                what = f"{Path(source.name).name} on {target.label}"
+                task = progress.add_task(what, total=config.runs)
+
+                def update(step: str, done: int, total: int, task: TaskID = task,
+                           what: str = what) -> None:
+                    if total:
+                        progress.update(task, completed=done, total=total,
+                                        description=f"{what}: {step} {done}/{total}")
+                    else:
+                        progress.update(task, description=f"{what}: {step}")
+
+                results.append(Bench(target, config, update).run(source, arrays, label))
+                progress.remove_task(task)
+    document = new_document(results, "mcubench " + " ".join(sys.argv[1:]))
+    if args.json:
+        write_document(Path(args.json), document)
+    if args.csv:
+        write_csv(Path(args.csv), results)
+    if args.markdown:
+        print(markdown(results), end="")
+    else:
+        _print_bench(out, results)
+    if args.json:
+        out.print(f"results: {escape(args.json)}")
+    failures = [r for r in results if not r["bit_exact"]]
+    if baseline is not None:
+        gate = check_regressions(baseline, document, threshold,
+                                 missing_is_regression=args.fail_on_missing)
+        out.print(format_gate_report(gate), markup=False)
+        if gate.regressions:
+            raise RegressionError(f"{len(gate.regressions)} regression(s) against "
+                                  f"{args.baseline} beyond {threshold:.1%}")
+    if failures:
+        raise MismatchError(f"{len(failures)} of {len(results)} benchmark(s) are not bit-exact "
+                            "with tflite_micro")
+    return 0
+
+
+def _bench_progress() -> Progress:
+    """One line per running benchmark, on stderr (stdout may carry markdown)."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+def _print_bench(out: Console, results: list[dict[str, Any]]) -> None:
+    for table in summary_tables(results):
+        out.print(table)
+    for result in results:
+        if "ops" in result:
+            out.print(ops_table(result))
+            prof = result["profile"]
+            out.print(f"profiler: per-operator counts add up to {prof['ops_sum_ratio']:.4%} of "
+                      f"the whole inference; it costs {prof['overhead']:+.3%} "
+                      f"({prof['profiled_median']:,.0f} vs {prof['plain_median']:,.0f} "
+                      f"{result['counter_unit']}, median with and without it)")
+    notes = {r["provenance"]["counter_note"] for r in results}
+    for note in sorted(notes):
+        out.print(f"[dim]counter: {escape(note)}[/dim]")
+
+
 def _diff_cell(value: float | None) -> str:
     return "NaN or shape" if value is None else f"{value:g}"
 
@@ -393,6 +503,43 @@ def _tracer(args: argparse.Namespace) -> Callable[[str], None] | None:
     return lambda line: err.print(line, markup=False)
 
 
+def _add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bench", help="benchmark models on boards: latency statistics, "
+                                     "per-operator profile, memory, bit-exactness")
+    p.add_argument("model", metavar="MODEL", nargs="+",
+                   help="a .tflite file, or pymicro-wakeword:NAME")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--board", action="append",
+                        help="boot this board in its emulator (repeat for several)")
+    target.add_argument("--port", help="serial URL of a running board")
+    p.add_argument("--baud", type=int, default=115200, help="baud rate for --port (115200)")
+    p.add_argument("--runs", type=int, default=20, help="measured inferences (20)")
+    p.add_argument("--warmup", type=int, default=1, help="inferences before measuring (1)")
+    p.add_argument("--profile", action="store_true",
+                   help="per-operator profile, from firmware built with the profiler; "
+                        "prints what the profiler costs")
+    p.add_argument("--input", action="append", metavar="X.npy",
+                   help="benchmark inputs (.npy per model input, or one .npz); one model only")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
+    p.add_argument("--embedded", action="store_true",
+                   help="link every model into flash (default: on emulated boards, models "
+                        "over 64 KiB)")
+    p.add_argument("--opt", choices=OPT_LEVELS, default="Os",
+                   help="optimisation level of the firmware (Os)")
+    p.add_argument("--json", metavar="FILE", help="write the results (docs/results.schema.json)")
+    p.add_argument("--csv", metavar="FILE", help="write one CSV row per model and board")
+    p.add_argument("--markdown", action="store_true", help="print markdown tables")
+    p.add_argument("--baseline", metavar="BASE.json",
+                   help="fail (exit 10) when latency, arena or flash regress against this "
+                        "results file, or outputs stop being bit-exact")
+    p.add_argument("--max-regression", type=threshold_type, default=0.05, metavar="LIMIT",
+                   help="allowed growth against --baseline: 5%% (default), or 0.05")
+    p.add_argument("--fail-on-missing", action="store_true",
+                   help="with --baseline: a baseline result this run did not produce is a "
+                        "regression, not a note")
+    p.set_defaults(handler=cmd_bench, random=1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcubench",
@@ -411,6 +558,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", required=True)
     p.add_argument("--model", metavar="MODEL",
                    help="link this .tflite into flash (for boards whose RAM cannot hold it)")
+    p.add_argument("--profile", action="store_true",
+                   help="compile the per-operator profiler in (PROFILE request)")
+    p.add_argument("--app", choices=list(APPS), default="mcubench",
+                   help="what the firmware speaks: mcubench's protocol (default) or the "
+                        "EEMBC / MLPerf Tiny UART protocol (needs --model)")
+    p.add_argument("--opt", choices=OPT_LEVELS, default="Os",
+                   help="optimisation level (Os)")
     p.add_argument("--verbose", action="store_true", help="show PlatformIO's output")
     p.set_defaults(handler=cmd_build)
 
@@ -459,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(runs the model operator by operator)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_run)
+
+    _add_bench_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 

@@ -83,6 +83,12 @@ class MismatchError(McubenchError):
     exit_code = 9
 
 
+class RegressionError(McubenchError):
+    """A benchmark got slower or bigger than its baseline allows (the CI gate)."""
+
+    exit_code = 10
+
+
 def exit_code_for(error: BaseException) -> int:
     """The process exit code for an error escaping the CLI."""
     if isinstance(error, McubenchError):

@@ -15,11 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcubench.device import Device, Progress
-from mcubench.errors import BoardError, DeviceError, IntegrityError, ModelError, UsageError
+from mcubench.errors import (
+    BoardError,
+    DeviceError,
+    IntegrityError,
+    ModelError,
+    ProtocolError,
+    UsageError,
+)
 from mcubench.model.tflite import TENSOR_TYPES
 from mcubench.protocol import messages
 from mcubench.protocol.codes import Capability, ErrorCode, ModelSource, Opcode, TensorSelect
-from mcubench.protocol.messages import InvokeResult, LoadedModel, TensorInfo
+from mcubench.protocol.messages import InvokeResult, LoadedModel, ProfilePage, TensorInfo
 from mcubench.reference import NUMPY_DTYPES
 
 MODEL_OFFSET = 0  # where an uploaded model goes in the pool (16-byte aligned)
@@ -83,6 +90,28 @@ class LoadedInference:
     def tensor_info(self, index: int) -> TensorInfo:
         """TENSOR_INFO for tensor ``index`` of subgraph 0."""
         return _tensor_info(self.device, TensorSelect.TENSOR, index)
+
+    def profile(self) -> ProfilePage:
+        """Ticks per operator of subgraph 0 over the last ``invoke`` (summed over its count).
+
+        Only firmware built with the profiler (``FirmwareOptions(profile=True)``) has it.
+        """
+        if Capability.PROFILE not in (self.device.device_info or self.device.info()).capabilities:
+            raise BoardError("the firmware has no profiler: build it with --profile "
+                             "(mcubench bench --profile does)")
+        ticks: list[int] = []
+        page = ProfilePage.decode(_model_request(
+            self.device, Opcode.PROFILE, messages.encode_profile(0), self.timeouts.load))
+        ticks.extend(page.ticks)
+        while len(ticks) < page.nodes:
+            page = ProfilePage.decode(_model_request(
+                self.device, Opcode.PROFILE, messages.encode_profile(len(ticks)),
+                self.timeouts.load))
+            if page.first != len(ticks) or not page.ticks:
+                raise ProtocolError(f"PROFILE+ for node {len(ticks)} came back for node "
+                                    f"{page.first} with {len(page.ticks)} entries")
+            ticks.extend(page.ticks)
+        return ProfilePage(page.nodes, page.invocations, 0, tuple(ticks))
 
     def reset(self) -> None:
         """Variable tensors and resource variables back to their initial state (as TFLM)."""

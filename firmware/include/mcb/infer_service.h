@@ -11,6 +11,10 @@
  * that overlaps the model, or the arena outside its activations, unloads the
  * model first: the interpreter's tables live there, and the host is replacing
  * what they describe.
+ *
+ * Built with MCB_PROFILE, INVOKE also records counter ticks per operator of
+ * subgraph 0 (mcb/interpreter.h, mcb_profile), summed over its count, and
+ * PROFILE reads them; without it, PROFILE answers STATE.
  */
 #ifndef MCB_INFER_SERVICE_H
 #define MCB_INFER_SERVICE_H
@@ -24,6 +28,10 @@
 #include "mcb/proto.h"
 
 typedef uint64_t (*mcb_counter_fn)(void);
+
+#ifndef MCB_PROFILE_MAX_NODES
+#define MCB_PROFILE_MAX_NODES 256u /* operators of subgraph 0 the profiler holds (8 B each) */
+#endif
 
 typedef struct {
     const mcb_kernel_registry *kernels;
@@ -40,6 +48,12 @@ typedef struct {
     uint32_t arena_bytes;
     mcb_model model;
     mcb_interpreter interpreter;
+#ifdef MCB_PROFILE
+    uint64_t node_ticks[MCB_PROFILE_MAX_NODES];
+    mcb_profile profile;
+    bool profiling;          /* the loaded model fits the profiler */
+    uint32_t profiled_count; /* invocations node_ticks sums (the last INVOKE's count) */
+#endif
 } mcb_infer_service;
 
 /*

@@ -107,6 +107,22 @@ typedef struct {
     uint8_t fill;              /* what reset writes to every byte */
 } mcb_resource_var;
 
+/*
+ * Per-operator profile of subgraph 0, compiled in only with MCB_PROFILE (the
+ * default firmware has no trace of it). Each node of subgraph 0 adds the
+ * counter ticks from the end of the node before it (for the first node: from
+ * start, which the caller sets to the counter where its timed span begins) to
+ * its own end. So the nodes' ticks add up to the caller's span but for the
+ * return from the invoke, the first node's include the interpreter's entry,
+ * and a node's ticks include the subgraphs it calls (CALL_ONCE).
+ */
+typedef struct {
+    uint64_t (*counter)(void);
+    uint64_t *node_ticks; /* one per node of subgraph 0, accumulated over invokes */
+    uint32_t capacity;    /* nodes node_ticks holds; a longer model is not profiled */
+    uint64_t start;       /* set by the caller before each invoke */
+} mcb_profile;
+
 /* Fill with mcb_interpreter_init; treat as opaque. Offsets are from arena. */
 struct mcb_interpreter {
     const mcb_model *model;
@@ -132,6 +148,9 @@ struct mcb_interpreter {
     mcb_interp_error *err;   /* where kernels report, during init and invoke */
     mcb_arena_stats stats;
     bool ready;
+#ifdef MCB_PROFILE
+    const mcb_profile *profile; /* NULL: not profiling */
+#endif
 };
 
 /*
@@ -173,6 +192,15 @@ int32_t mcb_interpreter_output(const mcb_interpreter *it, uint32_t i);
 
 /* MCB_ERR_STATE before a successful init. */
 mcb_status mcb_interpreter_arena(const mcb_interpreter *it, mcb_arena_stats *out);
+
+#ifdef MCB_PROFILE
+/*
+ * Profiles subgraph 0 into profile from now on (NULL stops it); after a
+ * successful init, which clears it. MCB_ERR_STATE before init; MCB_ERR_RANGE
+ * when the model has more nodes than profile->capacity: nothing is profiled.
+ */
+mcb_status mcb_interpreter_set_profile(mcb_interpreter *it, const mcb_profile *profile);
+#endif
 
 /* "UNSUPPORTED_OP" etc.; "?" for an unknown code. */
 const char *mcb_interp_error_name(mcb_interp_errcode code);

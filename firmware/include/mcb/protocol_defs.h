@@ -29,7 +29,8 @@
     X(MODEL_LOAD, 0x20)    \
     X(TENSOR_INFO, 0x21)   \
     X(INVOKE, 0x22)        \
-    X(RESET, 0x23)
+    X(RESET, 0x23)         \
+    X(PROFILE, 0x24)
 
 /* The only response that is not request | 0x80. */
 #define MCB_OPCODE_ERROR 0xFFu
@@ -98,7 +99,8 @@
     X(BULK_WRITE, 0)        \
     X(BULK_READ, 1)         \
     X(CRC, 2)               \
-    X(INFERENCE, 3)
+    X(INFERENCE, 3)         \
+    X(PROFILE, 4)
 
 #define MCB_DEFINE_ENUM_ITEM(name, value) MCB_REQ_##name = value,
 enum mcb_opcode { MCB_OPCODES(MCB_DEFINE_ENUM_ITEM) };

@@ -36,6 +36,7 @@ class Opcode(IntEnum):
     TENSOR_INFO = 0x21
     INVOKE = 0x22
     RESET = 0x23
+    PROFILE = 0x24
 
     @property
     def response(self) -> int:
@@ -149,6 +150,7 @@ class Capability(IntFlag):
     BULK_READ = 1 << 1
     CRC = 1 << 2
     INFERENCE = 1 << 3
+    PROFILE = 1 << 4
 
 
 class ModelSource(IntEnum):

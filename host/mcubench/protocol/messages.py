@@ -448,3 +448,39 @@ class InvokeResult:
     @classmethod
     def decode(cls, payload: Buffer) -> InvokeResult:
         return cls(*_unpack(_INVOKE_RESPONSE, payload, "INVOKE+"))
+
+
+_PROFILE_HEAD = struct.Struct("<IIII")
+
+
+def encode_profile(first_node: int = 0) -> bytes:
+    """PROFILE request: per-operator ticks from node ``first_node`` of subgraph 0 on."""
+    _check_u32("first_node", first_node)
+    return _U32.pack(first_node)
+
+
+@dataclass(frozen=True)
+class ProfilePage:
+    """A PROFILE response: ticks per operator of subgraph 0, summed over ``invocations``
+    (the count of the last INVOKE), for nodes ``first`` .. ``first + len(ticks) - 1``."""
+
+    nodes: int
+    invocations: int
+    first: int
+    ticks: tuple[int, ...]
+
+    def encode(self) -> bytes:
+        head = _PROFILE_HEAD.pack(self.nodes, self.invocations, self.first, len(self.ticks))
+        return head + struct.pack(f"<{len(self.ticks)}Q", *self.ticks)
+
+    @classmethod
+    def decode(cls, payload: Buffer) -> ProfilePage:
+        if len(payload) < _PROFILE_HEAD.size:
+            raise ProtocolError(f"PROFILE+ payload is {len(payload)} bytes, expected at least "
+                                f"{_PROFILE_HEAD.size}")
+        nodes, invocations, first, n = _PROFILE_HEAD.unpack_from(payload)
+        body = memoryview(payload)[_PROFILE_HEAD.size:]
+        if len(body) != 8 * n or first + n > nodes:
+            raise ProtocolError(f"PROFILE+ says {n} nodes from {first} of {nodes}, "
+                                f"carries {len(body)} bytes")
+        return cls(nodes, invocations, first, struct.unpack(f"<{n}Q", body))
