@@ -57,6 +57,7 @@ from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subg
 from mcubench.model.catalog import resolve_model
 from mcubench.protocol.codes import Capability
 from mcubench.reference import SecondOpinion, check_inputs, random_inputs
+from mcubench.report import add_report_parser
 from mcubench.results import load_document, new_document, write_document
 from mcubench.run import RunResult, report_record, run_model, second_opinion_record
 from mcubench.session import Session, open_session
@@ -616,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_bench_parser(sub)
     add_compare_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
