@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 
 from mcubench.bench import latency_stats
+from mcubench.boards import get_board
+from mcubench.build import FirmwareOptions, build_firmware
 from mcubench.cli import main
-from mcubench.errors import MismatchError, RegressionError
+from mcubench.emulator import emulator_for
+from mcubench.errors import BoardError, MismatchError, RegressionError
 from mcubench.pytest_plugin import BoardHandle
 from mcubench.results import load_document, schema_errors
 
@@ -173,3 +176,23 @@ def test_bench_fails_when_not_bit_exact(net: Path, tmp_path: Path,
     result = json.loads(out.read_text())["results"][0]
     assert result["bit_exact"] is False and result["outputs"][0]["max_abs_diff"] == 1
     assert result["latency_us"] is not None  # the native build's clock is a real one
+
+
+@pytest.mark.native
+def test_bench_on_a_port_profiles_the_firmware_it_finds(net: Path, tmp_path: Path) -> None:
+    """A board at --port runs what it was flashed with: profiled when it has the profiler,
+    refused with the fix when it has not; no firmware sizes, as nothing was built here."""
+    native = get_board("native")
+    out = tmp_path / "r.json"
+    profiler = build_firmware(native, FirmwareOptions(profile=True)).elf
+    with emulator_for(native, profiler) as board:
+        assert main(["bench", str(net), "--port", board.url, "--runs", "2", "--profile",
+                     "--json", str(out)]) == 0
+    result = load_document(out)["results"][0]
+    assert [op["index"] for op in result["ops"]] == list(range(6))
+    assert "overhead" not in result["profile"] and 0 < result["profile"]["ops_sum_ratio"] <= 1
+    assert result["firmware"]["flash_bytes"] is None
+    assert result["provenance"]["firmware_sha256"] is None
+    assert result["latency_us"]["median"] == pytest.approx(result["latency"]["median"] / 1000)
+    with emulator_for(native, build_firmware(native).elf) as board:
+        assert main(["bench", str(net), "--port", board.url, "--profile"]) == BoardError.exit_code

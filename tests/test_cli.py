@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 import pytest
@@ -84,6 +85,9 @@ def test_readme_first_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
     readme = (project_root() / "README.md").read_text()
     line = next(x for x in readme.splitlines() if x.startswith("scripts/setup && "))
     args = shlex.split(line.split(".venv/bin/mcubench", 1)[1])
-    assert args[0] == "run" and "--board" in args
+    assert args[0] == "bench" and "--board" in args and "--profile" in args
     assert main(args) == 0, capsys.readouterr().err
-    assert "bit-exact with tflite_micro over 20 run(s)" in " ".join(capsys.readouterr().out.split())
+    said = " ".join(capsys.readouterr().out.split())
+    assert "latency per inference" in said and "per operator" in said
+    assert re.search(r"profiler: per-operator counts add up to 99\.\d+% of the whole", said)
+    assert "okay_nabu" in said and " NO " not in said

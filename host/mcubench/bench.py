@@ -272,13 +272,17 @@ class Bench:
 
     def run(self, source: ModelSource, arrays: Sequence[np.ndarray],
             input_label: str) -> Result:
-        plain = self._pass(source, arrays, profile=False)
+        # A board at --port runs the one firmware it was flashed with: one pass, profiled
+        # if asked (then its figures include the profiler, and its cost is not measured).
+        on_port = self.target.port is not None
+        plain = self._pass(source, arrays, profile=self.config.profile and on_port)
         want = reference_outputs(source, arrays, self.config.warmup + self.config.runs)
         checks = [compare(i, g, w) for i, (g, w) in
                   enumerate(zip(plain.measurement.outputs, want, strict=True))]
         result = self._record(source, input_label, plain, checks)
         if self.config.profile:
-            result.update(self._profile(source, arrays, plain))
+            profiled = plain if on_port else self._pass(source, arrays, profile=True)
+            result.update(self._profile(source, plain, profiled))
         return result
 
     def _pass(self, source: ModelSource, arrays: Sequence[np.ndarray], *,
@@ -309,27 +313,19 @@ class Bench:
             return Pass(build, measurement, info.board, session.target, session.counter,
                         info.clock_hz, provenance(session, build))
 
-    def _profile(self, source: ModelSource, arrays: Sequence[np.ndarray],
-                 plain: Pass) -> dict[str, Any]:
-        """The per-operator profile, from the profiler firmware, and what the profiler cost.
-
-        A board at --port runs what it was flashed with, so there both passes run the same
-        firmware (which must have the profiler) and the overhead is not measurable: 0.
-        """
-        profiled = self._pass(source, arrays, profile=True)
+    def _profile(self, source: ModelSource, plain: Pass, profiled: Pass) -> dict[str, Any]:
+        """The per-operator profile, and what the profiler cost when two firmwares ran."""
         op_ticks = profiled.measurement.op_ticks
         assert op_ticks is not None
-        plain_median = float(np.median(plain.values()))
-        profiled_median = float(np.median(profiled.values()))
         total = sum(profiled.measurement.ticks)
-        return {
-            "ops": op_records(source.model, op_ticks, self.config.runs, profiled.counter),
-            "profile": {
-                "overhead": profiled_median / plain_median - 1.0 if plain_median else 0.0,
-                "plain_median": plain_median, "profiled_median": profiled_median,
-                "ops_sum_ratio": sum(op_ticks) / total if total else 0.0,
-            },
-        }
+        profile: dict[str, Any] = {"ops_sum_ratio": sum(op_ticks) / total if total else 0.0}
+        if profiled is not plain:
+            plain_median = float(np.median(plain.values()))
+            profiled_median = float(np.median(profiled.values()))
+            profile.update(overhead=profiled_median / plain_median - 1.0 if plain_median else 0.0,
+                           plain_median=plain_median, profiled_median=profiled_median)
+        return {"ops": op_records(source.model, op_ticks, self.config.runs, profiled.counter),
+                "profile": profile}
 
     def _record(self, source: ModelSource, input_label: str, plain: Pass,
                 checks: list[OutputCheck]) -> Result:

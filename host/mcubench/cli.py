@@ -455,10 +455,12 @@ def _print_bench(out: Console, results: list[dict[str, Any]]) -> None:
         if "ops" in result:
             out.print(ops_table(result))
             prof = result["profile"]
+            cost = (f"it costs {prof['overhead']:+.3%} ({prof['profiled_median']:,.0f} vs "
+                    f"{prof['plain_median']:,.0f} {result['counter_unit']}, median with and "
+                    "without it)" if "overhead" in prof else
+                    "its cost is not measured (the board runs one firmware, with the profiler)")
             out.print(f"profiler: per-operator counts add up to {prof['ops_sum_ratio']:.4%} of "
-                      f"the whole inference; it costs {prof['overhead']:+.3%} "
-                      f"({prof['profiled_median']:,.0f} vs {prof['plain_median']:,.0f} "
-                      f"{result['counter_unit']}, median with and without it)")
+                      f"the whole inference; {cost}")
     notes = {r["provenance"]["counter_note"] for r in results}
     for note in sorted(notes):
         out.print(f"[dim]counter: {escape(note)}[/dim]")

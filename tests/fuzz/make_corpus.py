@@ -15,7 +15,7 @@ import zlib
 
 HELLO, INFO, PING = 0x01, 0x02, 0x03
 WRITE_BEGIN, WRITE_DATA, WRITE_END, READ, CRC = 0x10, 0x11, 0x12, 0x13, 0x14
-MODEL_LOAD, TENSOR_INFO, INVOKE, RESET = 0x20, 0x21, 0x22, 0x23
+MODEL_LOAD, TENSOR_INFO, INVOKE, RESET, PROFILE = 0x20, 0x21, 0x22, 0x23, 0x24
 # A small valid model (FULLY_CONNECTED 8 -> 5, int8) from the model corpus.
 MODEL_SEED = pathlib.Path(__file__).resolve().parent / "corpus_model" / "ok-fc-int8.tflite"
 MAX_PAYLOAD = 4096
@@ -111,7 +111,8 @@ def seeds() -> dict[str, bytes]:
                + frame(TENSOR_INFO, 92, bytes(4) + u32s(0))
                + frame(TENSOR_INFO, 93, b"\x01\0\0\0" + u32s(0))
                + frame(TENSOR_INFO, 94, b"\x02\0\0\0" + u32s(1))
-               + frame(INVOKE, 95, u32s(2)) + frame(INVOKE, 96, u32s(1, 0))
+               + frame(INVOKE, 95, u32s(2)) + frame(PROFILE, 100, u32s(0))
+               + frame(PROFILE, 101, u32s(1)) + frame(INVOKE, 96, u32s(1, 0))
                + frame(RESET, 97) + frame(MODEL_LOAD, 98, b"\x01" + bytes(11))
                + frame(INVOKE, 99, u32s(1)))
         s["inference"] = seed(upload + run)
