@@ -84,18 +84,19 @@ def cmd_boards(args: argparse.Namespace, out: Console) -> int:
 
 def cmd_build(args: argparse.Namespace, out: Console) -> int:
     board = get_board(args.board)
-    model = _read_model_file(resolve_model(args.model)) if args.model else None
-    if args.app == "mlperf-tiny" and model is None:
-        raise UsageError("the MLPerf Tiny firmware runs the model in flash: add --model MODEL")
-    options = FirmwareOptions(model=model, profile=args.profile, app=args.app, opt=args.opt)
+    options = _firmware_options(args)
+    model = options.model
     with out.status(f"building firmware for {board.name} ({options.describe()}) ..."):
         result = build_firmware(board, options, verbose=args.verbose)
     size = result.size
     out.print(f"[bold]{board.name}[/bold] ({options.describe()}): {result.elf}")
     if model is not None:
+        use = (f"run it with mcubench run {escape(args.model)} --board {board.name} --embedded"
+               if args.app == "mcubench" else
+               "the firmware speaks the MLPerf Tiny protocol: drive it with the official "
+               "runner or mcubench.mlperf_tiny (docs/mlperf_tiny.md)")
         out.print(f"  model {escape(args.model)} ({len(model):,} bytes, sha256 "
-                  f"{result.embedded_model_sha256}) linked into flash: run it with "
-                  f"mcubench run {escape(args.model)} --board {board.name} --embedded")
+                  f"{result.embedded_model_sha256}) linked into flash: {use}")
     out.print(f"  flash {size.flash_bytes:,} bytes (text {size.text:,} + data {size.data:,})")
     out.print(f"  sha256 {result.sha256}")
     out.print(f"  RAM   {size.ram_bytes:,} bytes (data {size.data:,} + bss {size.bss:,}, "
@@ -103,12 +104,35 @@ def cmd_build(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _firmware_options(args: argparse.Namespace) -> FirmwareOptions:
+    """--model, --profile, --app, --opt of build and emulate."""
+    model = _read_model_file(resolve_model(args.model)) if args.model else None
+    if args.app == "mlperf-tiny" and model is None:
+        raise UsageError("the MLPerf Tiny firmware runs the model in flash: add --model MODEL")
+    return FirmwareOptions(model=model, profile=args.profile, app=args.app, opt=args.opt)
+
+
+def _add_firmware_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="MODEL",
+                   help="link this .tflite into flash (for boards whose RAM cannot hold it)")
+    p.add_argument("--profile", action="store_true",
+                   help="compile the per-operator profiler in (PROFILE request)")
+    p.add_argument("--app", choices=list(APPS), default="mcubench",
+                   help="what the firmware speaks: mcubench's protocol (default) or the "
+                        "EEMBC / MLPerf Tiny UART protocol (needs --model)")
+    p.add_argument("--opt", choices=OPT_LEVELS, default="Os",
+                   help="optimisation level (Os)")
+
+
 def cmd_emulate(args: argparse.Namespace, out: Console) -> int:
     board = get_board(args.board)
-    elf = firmware_elf(board) if args.no_build else build_firmware(board).elf
+    options = _firmware_options(args)
+    elf = firmware_elf(board, options) if args.no_build else build_firmware(board, options).elf
     with emulator_for(board, elf) as emulator:
         out.print(f"{board.name} is running. Serial URL: [bold]{emulator.url}[/bold]")
-        out.print(f"  e.g. mcubench info --port {emulator.url}    (Ctrl-C stops the emulator)")
+        hint = (f"mcubench info --port {emulator.url}" if options.app == "mcubench" else
+                "the MLPerf Tiny runner, or mcubench.mlperf_tiny.MlperfTinyClient")
+        out.print(f"  e.g. {hint}    (Ctrl-C stops the emulator)")
         while True:
             emulator.check_alive()
             time.sleep(0.5)
@@ -559,20 +583,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="build the firmware for a board (PlatformIO, offline)")
     p.add_argument("--board", required=True)
-    p.add_argument("--model", metavar="MODEL",
-                   help="link this .tflite into flash (for boards whose RAM cannot hold it)")
-    p.add_argument("--profile", action="store_true",
-                   help="compile the per-operator profiler in (PROFILE request)")
-    p.add_argument("--app", choices=list(APPS), default="mcubench",
-                   help="what the firmware speaks: mcubench's protocol (default) or the "
-                        "EEMBC / MLPerf Tiny UART protocol (needs --model)")
-    p.add_argument("--opt", choices=OPT_LEVELS, default="Os",
-                   help="optimisation level (Os)")
+    _add_firmware_options(p)
     p.add_argument("--verbose", action="store_true", help="show PlatformIO's output")
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("emulate", help="boot a board in its emulator until Ctrl-C")
     p.add_argument("--board", required=True)
+    _add_firmware_options(p)
     p.add_argument("--no-build", action="store_true", help="use the firmware already built")
     p.set_defaults(handler=cmd_emulate)
 
