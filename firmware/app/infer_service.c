@@ -1,6 +1,7 @@
 /* Inference requests (mcb/infer_service.h); payload layouts in docs/protocol.md. */
 #include "mcb/infer_service.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "mcb/crc.h"
@@ -49,6 +50,20 @@ static mcb_status bad_length(const mcb_proto *p, const mcb_frame_event *ev, uint
                           ev->len, 0);
 }
 
+/* What MODEL_LOAD, RESET, INVOKE, PROFILE and LOG_START get while logging. */
+static mcb_status refuse_logging(const mcb_proto *p, const mcb_frame_event *ev)
+{
+    return mcb_proto_fail(p, ev, MCB_E_STATE, "logging: LOG_STOP first", 0, 0, 0);
+}
+
+/* The model is gone: so is the log, whose ring lived in its arena. */
+static void unload(mcb_infer_service *s)
+{
+    s->loaded = false;
+    s->log.active = false;
+    s->log.readable = false;
+}
+
 /* ---- MODEL_LOAD -------------------------------------------------------- */
 
 static mcb_status load_failed(mcb_infer_service *s, const mcb_proto *p, const mcb_frame_event *ev,
@@ -79,11 +94,14 @@ static mcb_status on_model_load(mcb_infer_service *s, const mcb_proto *p,
     if (ev->len != 12u) {
         return bad_length(p, ev, 12u);
     }
+    if (s->log.active) {
+        return refuse_logging(p, ev);
+    }
     const uint8_t source = ev->payload[0];
     uint32_t offset = mcb_le_get_u32(&ev->payload[4]);
     uint32_t length = mcb_le_get_u32(&ev->payload[8]);
     const uint8_t *model;
-    s->loaded = false; /* whatever happens, the old model is gone */
+    unload(s); /* whatever happens, the old model is gone (and a stopped log's ring) */
     if (source == MCB_MODEL_SOURCE_EMBEDDED) {
         if (s->embedded == NULL) {
             return mcb_proto_fail(p, ev, MCB_E_NO_MODEL,
@@ -229,6 +247,9 @@ static mcb_status on_invoke(mcb_infer_service *s, const mcb_proto *p, const mcb_
     }
     const bool partial = ev->len == 8u;
     const uint32_t last_node = partial ? mcb_le_get_u32(&ev->payload[4]) : 0u;
+    if (s->log.active) {
+        return refuse_logging(p, ev);
+    }
     if (!s->loaded) {
         return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
     }
@@ -277,6 +298,9 @@ static mcb_status on_reset(mcb_infer_service *s, const mcb_proto *p, const mcb_f
     if (ev->len != 0u) {
         return bad_length(p, ev, 0u);
     }
+    if (s->log.active) {
+        return refuse_logging(p, ev);
+    }
     if (!s->loaded) {
         return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
     }
@@ -299,8 +323,10 @@ static mcb_status on_profile(mcb_infer_service *s, const mcb_proto *p, const mcb
     if (ev->len != 4u) {
         return bad_length(p, ev, 4u);
     }
+    if (s->log.active) {
+        return refuse_logging(p, ev);
+    }
 #ifndef MCB_PROFILE
-    (void)s;
     return mcb_proto_fail(p, ev, MCB_E_STATE,
                           "profiler not compiled in (mcubench build --profile)", 0, 0, 0);
 #else
@@ -335,6 +361,333 @@ static mcb_status on_profile(mcb_infer_service *s, const mcb_proto *p, const mcb
 #endif
 }
 
+/* ---- logging ----------------------------------------------------------- */
+
+#define LOG_RECORD_FIXED 24u /* u32 seq, u32 status, u64 start_ticks, u64 ticks */
+#define LOG_PAGE_HEAD 24u    /* u32 session, oldest, next; u16 record_bytes, n; u64 now */
+#define LOG_MIN_RECORDS 16u
+#define LOG_MAX_RECORDS 65535u
+#define LOG_ALIGN 8u /* of the page and ring in the arena (fields are written bytewise) */
+#define LOG_FLAGS_KNOWN ((uint32_t)MCB_LOG_OPS | MCB_LOG_DIGEST | MCB_LOG_TOP1)
+
+/*
+ * Copies the writable inputs to the snapshot (save) or back; with snapshot
+ * NULL, only counts. The interpreter may plan a later activation over an
+ * input, so every logged inference starts from the snapshot. Returns the
+ * bytes the inputs take.
+ */
+static uint64_t copy_inputs(const mcb_interpreter *it, uint8_t *snapshot, bool save)
+{
+    uint64_t at = 0;
+    const uint32_t n = mcb_interpreter_input_count(it);
+    for (uint32_t i = 0; i < n; i++) {
+        const int32_t t = mcb_interpreter_input(it, i);
+        mcb_tensor_view v;
+        if (t < 0 || mcb_interpreter_tensor(it, (uint32_t)t, &v) != MCB_OK || v.data == NULL) {
+            continue;
+        }
+        if (snapshot != NULL && save) {
+            memcpy(&snapshot[at], v.data, v.bytes);
+        } else if (snapshot != NULL) {
+            memcpy(v.data, &snapshot[at], v.bytes);
+        }
+        at += v.bytes;
+    }
+    return at;
+}
+
+/* CRC-32 (zlib) of every output's bytes, in output order. */
+static uint32_t outputs_crc(const mcb_interpreter *it)
+{
+    uint32_t crc = MCB_CRC32_INIT;
+    const uint32_t n = mcb_interpreter_output_count(it);
+    for (uint32_t i = 0; i < n; i++) {
+        const int32_t t = mcb_interpreter_output(it, i);
+        mcb_tensor_view v;
+        if (t >= 0 && mcb_interpreter_tensor(it, (uint32_t)t, &v) == MCB_OK && v.cdata != NULL) {
+            crc = mcb_crc32_update(crc, v.cdata, v.bytes);
+        }
+    }
+    return crc;
+}
+
+/* Bytes per element of the types TOP1 ranks; 0 for the others. */
+static uint32_t top1_size(mcb_tensor_type type)
+{
+    switch (type) {
+    case MCB_TYPE_INT8:
+    case MCB_TYPE_UINT8:
+        return 1u;
+    case MCB_TYPE_INT16:
+        return 2u;
+    case MCB_TYPE_INT32:
+    case MCB_TYPE_FLOAT32:
+        return 4u;
+    default:
+        return 0u;
+    }
+}
+
+static int32_t int_at(const uint8_t *data, mcb_tensor_type type, uint32_t i)
+{
+    switch (type) {
+    case MCB_TYPE_INT8:
+        return (int8_t)data[i];
+    case MCB_TYPE_UINT8:
+        return data[i];
+    case MCB_TYPE_INT16: {
+        int16_t v;
+        memcpy(&v, &data[2u * i], sizeof v);
+        return v;
+    }
+    default: {
+        int32_t v;
+        memcpy(&v, &data[4u * i], sizeof v);
+        return v;
+    }
+    }
+}
+
+/*
+ * Index of output 0's largest element, the first on ties, as numpy's argmax
+ * (a NaN counts as the largest); -1 for an empty output.
+ */
+static int32_t top1(const mcb_interpreter *it)
+{
+    const int32_t t = mcb_interpreter_output(it, 0);
+    mcb_tensor_view v;
+    if (t < 0 || mcb_interpreter_tensor(it, (uint32_t)t, &v) != MCB_OK || v.cdata == NULL) {
+        return -1;
+    }
+    const uint32_t size = top1_size(v.type);
+    const uint32_t n = size > 0u ? v.bytes / size : 0u;
+    if (n == 0u) {
+        return -1;
+    }
+    uint32_t best = 0;
+    if (v.type == MCB_TYPE_FLOAT32) {
+        float top;
+        memcpy(&top, v.cdata, sizeof top);
+        for (uint32_t i = 1; i < n && !isnan(top); i++) {
+            float x;
+            memcpy(&x, &v.cdata[4u * i], sizeof x);
+            if (isnan(x) || x > top) {
+                top = x;
+                best = i;
+            }
+        }
+    } else {
+        int32_t top = int_at(v.cdata, v.type, 0);
+        for (uint32_t i = 1; i < n; i++) {
+            const int32_t x = int_at(v.cdata, v.type, i);
+            if (x > top) {
+                top = x;
+                best = i;
+            }
+        }
+    }
+    return (int32_t)best;
+}
+
+/* Fills the next record of the ring for the inference that just ran. */
+static void log_record(mcb_infer_service *s, uint32_t status, uint64_t start, uint64_t ticks)
+{
+    mcb_log_state *log = &s->log;
+    const uint32_t seq = log->ring.next_seq;
+    uint8_t *w = mcb_log_ring_push(&log->ring);
+    w = put_u32(w, seq);
+    w = put_u32(w, status);
+    w = put_u64(w, start);
+    w = put_u64(w, ticks);
+    if ((log->flags & MCB_LOG_DIGEST) != 0u) {
+        w = put_u32(w, status == 0u ? outputs_crc(&s->interpreter) : 0u);
+    }
+    if ((log->flags & MCB_LOG_TOP1) != 0u) {
+        w = put_u32(w, (uint32_t)(status == 0u ? top1(&s->interpreter) : -1));
+    }
+#ifdef MCB_PROFILE
+    for (uint32_t k = 0; k < log->ops; k++) {
+        const uint64_t op = s->node_ticks[k];
+        w = put_u32(w, op > UINT32_MAX ? UINT32_MAX : (uint32_t)op);
+    }
+#endif
+    (void)w;
+}
+
+/*
+ * Answers STATE, saying why, and returns true unless the flags suit the
+ * loaded model and this firmware; *st is the answer's status.
+ */
+static bool refuse_log_flags(const mcb_infer_service *s, const mcb_proto *p,
+                             const mcb_frame_event *ev, uint32_t flags, uint32_t nodes,
+                             mcb_status *st)
+{
+    if ((flags & MCB_LOG_OPS) != 0u) {
+#ifndef MCB_PROFILE
+        (void)nodes;
+        *st = mcb_proto_fail(p, ev, MCB_E_STATE,
+                             "OPS: profiler not compiled in (mcubench build --profile)", 0, 0, 0);
+        return true;
+#else
+        if (!s->profiling) {
+            *st = mcb_proto_fail(p, ev, MCB_E_STATE,
+                                 "OPS: the model has %u operators; the profiler holds %u", nodes,
+                                 MCB_PROFILE_MAX_NODES, 0);
+            return true;
+        }
+#endif
+    }
+    if ((flags & MCB_LOG_TOP1) != 0u) {
+        const int32_t t = mcb_interpreter_output(&s->interpreter, 0);
+        mcb_tensor_view v;
+        if (t < 0 || mcb_interpreter_tensor(&s->interpreter, (uint32_t)t, &v) != MCB_OK) {
+            *st = mcb_proto_fail(p, ev, MCB_E_STATE, "TOP1: the model has no output", 0, 0, 0);
+            return true;
+        }
+        if (top1_size(v.type) == 0u) {
+            *st = mcb_proto_fail(p, ev, MCB_E_STATE,
+                                 "TOP1: output 0 has type %u, not int8, uint8, int16, int32 or "
+                                 "float32",
+                                 (uint32_t)v.type, 0, 0);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* LOG_START: u32 period_ticks, u32 flags, u32 session -> u32 session, u32 ring_records,
+ * u16 record_bytes, u16 ops. */
+static mcb_status on_log_start(mcb_infer_service *s, const mcb_proto *p,
+                               const mcb_frame_event *ev)
+{
+    if (ev->len != 12u) {
+        return bad_length(p, ev, 12u);
+    }
+    const uint32_t period = mcb_le_get_u32(ev->payload);
+    const uint32_t flags = mcb_le_get_u32(&ev->payload[4]);
+    const uint32_t session = mcb_le_get_u32(&ev->payload[8]);
+    if ((flags & ~LOG_FLAGS_KNOWN) != 0u) {
+        return mcb_proto_fail(p, ev, MCB_E_OUT_OF_RANGE,
+                              "log flags %u: known are OPS 1, DIGEST 2, TOP1 4", flags, 0, 0);
+    }
+    if (!s->loaded) {
+        return mcb_proto_fail(p, ev, MCB_E_NO_MODEL, "no model loaded (MODEL_LOAD first)", 0, 0, 0);
+    }
+    if (s->log.active) {
+        return refuse_logging(p, ev);
+    }
+    mcb_subgraph_info sg;
+    (void)mcb_model_subgraph(&s->model, 0, &sg);
+    mcb_status st = MCB_OK;
+    if (refuse_log_flags(s, p, ev, flags, sg.n_operators, &st)) {
+        return st;
+    }
+    const uint32_t ops = (flags & MCB_LOG_OPS) != 0u ? sg.n_operators : 0u;
+    const uint32_t record_bytes = LOG_RECORD_FIXED + ((flags & MCB_LOG_DIGEST) != 0u ? 4u : 0u) +
+                                  ((flags & MCB_LOG_TOP1) != 0u ? 4u : 0u) + 4u * ops;
+    if (record_bytes > MCB_MAX_PAYLOAD - LOG_PAGE_HEAD) {
+        return mcb_proto_fail(p, ev, MCB_E_OUT_OF_RANGE,
+                              "a record of %u bytes does not fit a LOG_READ reply (%u)",
+                              record_bytes, MCB_MAX_PAYLOAD - LOG_PAGE_HEAD, 0);
+    }
+
+    /*
+     * The free middle of the arena, [head + peak, tail) from the arena's start:
+     * the snapshot, then the page LOG_READ replies from, then the ring. Of R
+     * records' room, the page takes what one reply carries, or all but the
+     * ring's 16 when that is tight.
+     */
+    mcb_interpreter *it = &s->interpreter;
+    mcb_arena_stats a;
+    (void)mcb_interpreter_arena(it, &a);
+    const uint64_t lo = (uint64_t)it->head + a.nonpersistent_bytes;
+    const uint64_t hi = it->tail > lo ? it->tail : lo;
+    const uint64_t page_at =
+        (lo + copy_inputs(it, NULL, true) + LOG_ALIGN - 1u) / LOG_ALIGN * LOG_ALIGN;
+    const uint64_t need = page_at - lo + LOG_PAGE_HEAD + (LOG_MIN_RECORDS + 1u) * record_bytes;
+    if (need > hi - lo) {
+        return mcb_proto_fail(p, ev, MCB_E_ARENA_TOO_SMALL, "log ring: need %u bytes, have %u",
+                              (uint32_t)need, (uint32_t)(hi - lo), 0);
+    }
+    const uint64_t room = (hi - page_at - LOG_PAGE_HEAD) / record_bytes; /* >= 17 */
+    const uint32_t per_reply = (MCB_MAX_PAYLOAD - LOG_PAGE_HEAD) / record_bytes;
+    const uint32_t page_records =
+        room - LOG_MIN_RECORDS < per_reply ? (uint32_t)(room - LOG_MIN_RECORDS) : per_reply;
+    const uint64_t fit = room - page_records;
+    const uint32_t capacity = fit < LOG_MAX_RECORDS ? (uint32_t)fit : LOG_MAX_RECORDS;
+
+    mcb_log_state *log = &s->log;
+    log->snapshot = it->arena + lo;
+    (void)copy_inputs(it, log->snapshot, true);
+    log->page = it->arena + page_at;
+    log->page_records = page_records;
+    (void)mcb_log_ring_init(&log->ring, log->page + LOG_PAGE_HEAD + page_records * record_bytes,
+                            record_bytes, capacity);
+    log->session = session;
+    log->flags = flags;
+    log->period = period;
+    log->nodes = sg.n_operators;
+    log->ops = ops;
+    log->due = s->counter();
+    log->active = true;
+    log->readable = true;
+
+    uint8_t out[12];
+    uint8_t *w = put_u32(out, session);
+    w = put_u32(w, capacity);
+    w = put_u16(w, record_bytes);
+    (void)put_u16(w, ops);
+    return mcb_proto_reply(p, ev, NULL, 0, out, sizeof out);
+}
+
+/*
+ * LOG_READ: u32 from_seq, u16 max_records, u16 0 -> u32 session, u32 oldest_seq,
+ * u32 next_seq, u16 record_bytes, u16 n, u64 now_ticks, n records. Assembled in
+ * the page: the records may wrap around the ring's end.
+ */
+static mcb_status on_log_read(mcb_infer_service *s, const mcb_proto *p, const mcb_frame_event *ev)
+{
+    if (ev->len != 8u) {
+        return bad_length(p, ev, 8u);
+    }
+    const mcb_log_state *log = &s->log;
+    if (!log->readable) {
+        return mcb_proto_fail(p, ev, MCB_E_STATE, "not logging (LOG_START first)", 0, 0, 0);
+    }
+    const uint32_t from = mcb_le_get_u32(ev->payload);
+    const uint32_t max = mcb_le_get_u16(&ev->payload[4]);
+    uint32_t first = 0;
+    uint32_t n = 0;
+    if (mcb_log_ring_copy(&log->ring, from, max < log->page_records ? max : log->page_records,
+                          log->page + LOG_PAGE_HEAD, &first, &n) != MCB_OK) {
+        return mcb_proto_fail(p, ev, MCB_E_OUT_OF_RANGE, "from_seq %u is past next_seq %u", from,
+                              log->ring.next_seq, 0);
+    }
+    uint8_t *w = put_u32(log->page, log->session);
+    w = put_u32(w, mcb_log_ring_oldest(&log->ring));
+    w = put_u32(w, log->ring.next_seq);
+    w = put_u16(w, log->ring.record_bytes);
+    w = put_u16(w, n);
+    (void)put_u64(w, s->counter());
+    return mcb_proto_reply(p, ev, NULL, 0, log->page,
+                           LOG_PAGE_HEAD + (size_t)n * log->ring.record_bytes);
+}
+
+/* LOG_STOP: empty -> u32 next_seq. */
+static mcb_status on_log_stop(mcb_infer_service *s, const mcb_proto *p, const mcb_frame_event *ev)
+{
+    if (ev->len != 0u) {
+        return bad_length(p, ev, 0u);
+    }
+    if (!s->log.readable) {
+        return mcb_proto_fail(p, ev, MCB_E_STATE, "not logging (LOG_START first)", 0, 0, 0);
+    }
+    s->log.active = false;
+    uint8_t out[4];
+    (void)put_u32(out, s->log.ring.next_seq);
+    return mcb_proto_reply(p, ev, NULL, 0, out, sizeof out);
+}
+
 /* ---- the service ------------------------------------------------------- */
 
 static mcb_status handle(void *user, mcb_proto *p, const mcb_frame_event *ev)
@@ -351,6 +704,12 @@ static mcb_status handle(void *user, mcb_proto *p, const mcb_frame_event *ev)
         return on_reset(s, p, ev);
     case MCB_REQ_PROFILE:
         return on_profile(s, p, ev);
+    case MCB_REQ_LOG_START:
+        return on_log_start(s, p, ev);
+    case MCB_REQ_LOG_READ:
+        return on_log_read(s, p, ev);
+    case MCB_REQ_LOG_STOP:
+        return on_log_stop(s, p, ev);
     default:
         return mcb_proto_fail(p, ev, MCB_E_UNKNOWN_OPCODE, "unknown opcode %x", ev->opcode, 0, 0);
     }
@@ -371,7 +730,7 @@ static void will_write(void *user, uint32_t off, uint32_t len)
     const bool on_model = s->model_in_pool && overlaps(off, len, s->model_offset, s->model_bytes);
     const bool on_arena = overlaps(off, len, s->arena_offset, s->arena_bytes);
     if (on_model || (on_arena && !in_head)) {
-        s->loaded = false;
+        unload(s);
     }
 }
 
@@ -395,7 +754,7 @@ mcb_status mcb_infer_service_init(mcb_infer_service *s, const mcb_kernel_registr
     out->handle = handle;
     out->will_write = will_write;
     out->user = s;
-    out->capabilities = MCB_CAP_INFERENCE;
+    out->capabilities = MCB_CAP_INFERENCE | MCB_CAP_LOG;
 #ifdef MCB_PROFILE
     s->profile.counter = counter;
     s->profile.node_ticks = s->node_ticks;
@@ -405,4 +764,45 @@ mcb_status mcb_infer_service_init(mcb_infer_service *s, const mcb_kernel_registr
     out->kernels = kernels->name;
     out->embedded_model_bytes = s->embedded_bytes;
     return MCB_OK;
+}
+
+mcb_status mcb_infer_service_poll(mcb_infer_service *s)
+{
+    if (s == NULL) {
+        return MCB_ERR_ARG;
+    }
+    mcb_log_state *log = &s->log;
+    if (!log->active || (log->period != 0u && s->counter() < log->due)) {
+        return MCB_OK;
+    }
+    (void)copy_inputs(&s->interpreter, log->snapshot, false);
+#ifdef MCB_PROFILE
+    /* Each record has its own inference's operators; PROFILE then shows the last one. */
+    if (s->profiling) {
+        memset(s->node_ticks, 0, (size_t)log->nodes * sizeof s->node_ticks[0]);
+    }
+#endif
+    mcb_interp_error err;
+    const uint64_t start = s->counter();
+#ifdef MCB_PROFILE
+    s->profile.start = start;
+#endif
+    const mcb_status st = mcb_interpreter_invoke(&s->interpreter, &err);
+    const uint64_t ticks = s->counter() - start;
+    /* Never closer than the period, even after a late start: the next is due a period on. */
+    log->due = start + log->period;
+#ifdef MCB_PROFILE
+    s->profiled_count = 1u;
+#endif
+    uint32_t status = 0;
+    if (st != MCB_OK) {
+        status = err.code != MCB_INTERP_E_NONE ? (uint32_t)err.code : (uint32_t)MCB_INTERP_E_INVOKE;
+    }
+    log_record(s, status, start, ticks);
+    return MCB_OK;
+}
+
+bool mcb_infer_service_busy(const mcb_infer_service *s)
+{
+    return s != NULL && s->log.active;
 }

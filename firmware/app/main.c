@@ -63,5 +63,10 @@ int main(void)
         const uint64_t now_us = ticks_to_us(mcb_port_counter_read(), info->counter_hz);
         /* n == 0 is the idle poll that lets a stalled frame time out. */
         (void)mcb_proto_feed(&proto, buf, n, now_us);
+        /* Logging: at most one inference, so requests are answered between them. */
+        (void)mcb_infer_service_poll(&inference);
+        if (n == 0 && !mcb_infer_service_busy(&inference)) {
+            mcb_port_idle();
+        }
     }
 }

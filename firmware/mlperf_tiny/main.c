@@ -59,6 +59,10 @@ int main(void)
     for (;;) {
         uint8_t buf[64];
         const size_t n = mcb_port_uart_read(buf, sizeof buf);
+        if (n == 0) {
+            mcb_port_idle();
+            continue;
+        }
         mcb_ee_session_feed(&session, buf, n);
     }
 }

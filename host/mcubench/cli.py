@@ -53,6 +53,7 @@ from mcubench.errors import (
 from mcubench.inference import load_on_device
 from mcubench.kernels import unsupported_nodes
 from mcubench.locate import locate
+from mcubench.log_command import add_log_parser
 from mcubench.model import Model, Subgraph, Tensor, load_model, plan_arena, subgraph_macs
 from mcubench.model.catalog import resolve_model
 from mcubench.protocol.codes import Capability
@@ -637,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_parser(sub)
     add_compare_parser(sub)
     add_report_parser(sub)
+    add_log_parser(sub)
     return parser
 
 

@@ -13,9 +13,10 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,6 +24,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from mcubench.report import Entry, profiled, type_totals
+
+if TYPE_CHECKING:
+    from mcubench.report import LogReport, LogView
 
 DPI = 100
 WIDTH = 10.0  # inches: 1000 px, the width of the HTML page's content column
@@ -343,3 +347,227 @@ def _board_memory(entries: Sequence[Entry], colours: dict[str, Any]) -> Plot:
     return _finish(fig, "boards-memory", "Flash and arena per model and board",
                    "Firmware flash from the ELF and the arena the model needs, in KiB "
                    f"(1024 bytes).{note}")
+
+
+# --- latency logs -------------------------------------------------------------------------
+
+RAW_POINTS = 20_000  # dots drawn at most; bigger logs get an envelope and a subsample
+ENVELOPE_BINS = 1000
+GAP_LABELS = 8  # the largest gaps get their size written on the plot
+OPS_SHOWN = 7  # operators in the stacked shares; the rest are "other"
+OPS_BINS = 100
+
+
+def log_plots(report: LogReport) -> list[Plot]:
+    plots = [_log_over_time(report), _log_histogram(report)]
+    if report.ops is not None:
+        plots.append(_log_ops(report))
+    return plots
+
+
+def _time_scale(view: LogView) -> tuple[float, str]:
+    """Divisor and axis label for the x-axis: hours, minutes or seconds of host time."""
+    if not view.timed:
+        return 1.0, "record index (the records carry no host time)"
+    duration = view.duration or 0.0
+    divisor, unit = (3600.0, "h") if duration >= 3 * 3600 else \
+        (60.0, "min") if duration >= 180 else (1.0, "s")
+    return divisor, f"host time since the first record ({unit})"
+
+
+def slices(xs: npt.NDArray[np.float64], bins: int
+           ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """``bins`` equal slices of sorted ``xs``: each one's first index, whether it holds any
+    value, and its centre."""
+    edges = np.linspace(xs[0], xs[-1], bins + 1)
+    starts = np.searchsorted(xs, edges[:-1], "left")
+    filled = np.diff(np.append(starts, xs.size)) > 0
+    return starts, filled, (edges[:-1] + edges[1:]) / 2
+
+
+def envelope(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], bins: int
+             ) -> tuple[npt.NDArray[np.float64], ...]:
+    """Slice centres and the min and max of y in equal slices of x (NaN where a slice is
+    empty, so a stretch with no records stays blank)."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    starts, filled, centres = slices(xs, bins)
+    low, high = np.full(bins, np.nan), np.full(bins, np.nan)
+    low[filled] = np.minimum.reduceat(ys, starts[filled])
+    high[filled] = np.maximum.reduceat(ys, starts[filled])
+    return centres, low, high
+
+
+def broken_at_jumps(x: npt.NDArray[np.float64], *ys: npt.NDArray[np.float64]
+                    ) -> tuple[npt.NDArray[np.float64], ...]:
+    """x and ys with a NaN wherever x jumps by over 10 typical steps and 1% of its span,
+    so a line is not drawn across a stretch with no records (a gap, the host away)."""
+    steps = np.diff(x)
+    if steps.size == 0:
+        return (x, *ys)
+    limit = max(10 * float(np.median(steps)), 0.01 * float(x[-1] - x[0]))
+    cut = np.flatnonzero(steps > limit) + 1
+    return tuple(np.insert(a, cut, np.nan) for a in (x, *ys))
+
+
+def _log_over_time(report: LogReport) -> Plot:
+    view, rolling, drift = report.view, report.rolling, report.drift
+    divisor, xlabel = _time_scale(view)
+    x, y = view.x / divisor, view.latency
+    fig = _figure(5.2)
+    ax = fig.subplots()
+    if y.size <= RAW_POINTS:
+        ax.scatter(x, y, s=5, color="tab:blue", alpha=0.45, linewidths=0, label="inference")
+        raw = f"All {y.size:,} inferences as dots"
+    else:
+        centres, low, high = envelope(x, y, ENVELOPE_BINS)
+        ax.fill_between(centres, low, high, step="mid", color="tab:blue", alpha=0.25,
+                        linewidth=0, label="min-max per bin")
+        pick = np.random.default_rng(0).choice(y.size, RAW_POINTS, replace=False)
+        ax.scatter(x[pick], y[pick], s=3, color="tab:blue", alpha=0.35, linewidths=0,
+                   label=f"random {RAW_POINTS:,}")
+        raw = (f"{y.size:,} inferences, drawn as their min-max envelope in {ENVELOPE_BINS:,} "
+               f"equal slices of the x-axis (shaded) and a random {RAW_POINTS:,} of them (dots)")
+    rx, median, p99 = broken_at_jumps(rolling.x / divisor, rolling.median, rolling.p99)
+    ax.plot(rx, median, color="black", lw=1.5, label="rolling median")
+    ax.plot(rx, p99, color="tab:orange", lw=1.3, label="rolling p99")
+    trend = ""
+    if drift.meaningful and drift.slope is not None:
+        ends = np.array([0.0, float(view.x.max())])
+        ax.plot(ends / divisor, drift.intercept + drift.slope * ends / 3600, color="tab:red",
+                lw=1.2, ls="--", label=f"trend {signed_slope(drift.slope)}/h")
+        trend = ("; dashed: the least-squares trend "
+                 f"({signed_slope(drift.slope)} {view.unit} per hour)")
+    marks = _draw_marks(ax, report, divisor)
+    _count_axis(ax, "y")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(unit_axis(view.unit), fontsize=9)
+    ax.margins(x=0.01)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.legend(loc="outside lower center", ncols=6, fontsize=8, frameon=False)
+    model = str(view.header.get("model", "")).rsplit("/", 1)[-1].removesuffix(".tflite")
+    title = f"{_safe(model, 40)} on {_safe(str(view.header.get('board', '')), 30)}: " \
+            f"latency over {'host time' if view.timed else 'the record index'}"
+    ax.set_title(title, loc="left", fontsize=12)
+    return _finish(
+        fig, "log-latency-over-time", "Latency over time",
+        f"{raw}. Lines: median and p99 of sliding windows of {rolling.window:,} records "
+        f"(drawn at {rolling.x.size:,} windows){trend}.{marks} "
+        f"y: latency in {view.unit}; x: "
+        + ("host time (the host's wall clock at receipt)." if view.timed else
+           "the record index (the records carry no host time)."))
+
+
+def signed_slope(value: float) -> str:
+    return f"{value:+,.0f}" if abs(value) >= 1000 else f"{value:+.3g}"
+
+
+def _draw_marks(ax: Axes, report: LogReport, divisor: float) -> str:
+    """Shade gaps and disconnections, draw restarts; the caption's sentence about them."""
+    gaps = [m for m in report.marks if m.kind == "gap"]
+    away = [m for m in report.marks if m.kind == "away"]
+    restarts = [m for m in report.marks if m.kind == "restart"]
+    for i, m in enumerate(away):
+        ax.axvspan(m.x0 / divisor, m.x1 / divisor, color="0.55", alpha=0.18, linewidth=0,
+                   label="host disconnected" if i == 0 else None)
+    for i, m in enumerate(gaps):
+        label = "gap (records lost)" if i == 0 else None
+        if m.x1 > m.x0:
+            ax.axvspan(m.x0 / divisor, m.x1 / divisor, color="tab:red", alpha=0.2,
+                       linewidth=0, label=label)
+        else:
+            ax.axvline(m.x0 / divisor, color="tab:red", lw=1, alpha=0.7, label=label)
+    for i, m in enumerate(restarts):
+        ax.axvline(m.x0 / divisor, color="0.2", lw=1, ls=":",
+                   label="device restarted" if i == 0 else None)
+    labelled = sorted(gaps, key=lambda m: -m.lost)[:GAP_LABELS]
+    for m in labelled:
+        ax.annotate(f"-{m.lost:,}", ((m.x0 + m.x1) / 2 / divisor, 0.99),
+                    xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=7,
+                    color="firebrick", bbox={"boxstyle": "round,pad=0.15", "fc": "white",
+                                             "ec": "none", "alpha": 0.85})
+    parts = []
+    if gaps:
+        lost = sum(m.lost for m in gaps)
+        which = "each labelled" if len(gaps) <= GAP_LABELS else \
+            f"the {GAP_LABELS} largest labelled"
+        parts.append(f" Red: {len(gaps)} gap(s), {lost:,} records lost ({which} with its "
+                     "size)")
+    if away:
+        parts.append(f" Grey: {len(away)} disconnection(s) of the host")
+    if restarts:
+        parts.append(f" Dotted: {len(restarts)} device restart(s)")
+    return ".".join(parts) + ("." if parts else "")
+
+
+def _log_histogram(report: LogReport) -> Plot:
+    view, stats = report.view, report.stats
+    y = view.latency
+    fig = _figure(4.2)
+    ax = fig.subplots()
+    if stats["max"] == stats["min"]:
+        edges = np.array([stats["min"] - 0.5, stats["min"] + 0.5])
+        counts = np.array([y.size])
+    else:
+        bins = int(np.clip(2 * y.size ** (1 / 3), 10, 150))  # the Rice rule, bounded
+        counts, edges = np.histogram(y, bins=bins)
+    ax.stairs(counts, edges, fill=True, color="tab:blue", alpha=0.7)
+    filled = counts[counts > 0]
+    log = bool(filled.max() / filled.min() > 100)  # a tail a linear axis would hide
+    if log:
+        ax.set_yscale("log")
+    for name, colour in (("median", "black"), ("p99", "tab:orange"), ("max", "tab:red")):
+        ax.axvline(stats[name], color=colour, lw=1.2, ls="--" if name != "median" else "-",
+                   label=f"{name} {count_text(stats[name])}")
+    if stats["max"] == stats["min"]:
+        ax.set_xlim(stats["min"] - max(1.0, abs(stats["min"]) * 0.001),
+                    stats["max"] + max(1.0, abs(stats["max"]) * 0.001))
+    _count_axis(ax)
+    ax.set_xlabel(unit_axis(view.unit))
+    ax.set_ylabel("inferences" + (" (log scale)" if log else ""))
+    ax.legend(fontsize=8, frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    same = " All of them are identical." if stats["max"] == stats["min"] else ""
+    ax.set_title(f"Latency distribution, {y.size:,} inferences, in {view.unit}", loc="left",
+                 fontsize=12)
+    return _finish(fig, "log-histogram", "Latency distribution",
+                   f"{y.size:,} inferences in {counts.size} bins"
+                   + ("; counts on a log scale, so the tail stays visible" if log else "")
+                   + f". Latency in {view.unit}.{same}")
+
+
+def _log_ops(report: LogReport) -> Plot:
+    ops, view = report.ops, report.view
+    assert ops is not None
+    divisor, xlabel = _time_scale(view)
+    top = np.argsort(-ops.counts.mean(axis=0), kind="stable")[:OPS_SHOWN]
+    order = np.argsort(ops.x, kind="stable")
+    xs, counts = ops.x[order] / divisor, ops.counts[order]
+    starts, filled, centres = slices(xs, min(OPS_BINS, xs.size))
+    starts, centres = starts[filled], centres[filled]
+    sums = np.add.reduceat(counts, starts, axis=0)
+    total = sums.sum(axis=1, keepdims=True)
+    shares = 100 * sums / np.where(total > 0, total, 1.0)
+    layers = [shares[:, i] for i in top]
+    labels = [_safe(ops.names[i], 30) for i in top]
+    if ops.counts.shape[1] > top.size:
+        layers.append(100 - np.sum(layers, axis=0))
+        labels.append("other")
+    if centres.size == 1:  # one slice: a band of one record's width still reads
+        centres = np.array([centres[0], centres[0] + 1.0])
+        layers = [np.repeat(layer, 2) for layer in layers]
+    fig = _figure(4.4)
+    ax = fig.subplots()
+    colours = _palette(labels, "tab20")
+    ax.stackplot(centres, layers, labels=labels, colors=[colours[k] for k in labels])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of the operators' counts (%)")
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    ax.set_title("Where the counts go over time, by operator", loc="left", fontsize=12)
+    return _finish(fig, "log-ops-over-time", "Per-operator share over time",
+                   f"The {top.size} busiest operators' share of the operators' counts "
+                   f"({view.unit}), in {starts.size} slices of the x-axis; the rest are "
+                   "'other'.")

@@ -1,9 +1,11 @@
-"""``mcubench report``: benchmark results as one self-contained HTML page, PNGs, or a table.
+"""``mcubench report``: benchmark results or a latency log as one self-contained HTML page,
+PNGs, or a table.
 
 A report is a list of sections, each a sequence of HTML fragments and plots; the page
-writer and the PNG writer only see that, so other kinds of input (latency logs) can bring
-their own sections and reuse both. The page embeds its plots as base64 PNG and its CSS
-inline: it opens offline, from a CI artifact or a mail attachment, and loads nothing.
+writer and the PNG writer only see that: benchmark results and latency logs (``.jsonl``
+from ``mcubench log``) bring their own sections and share both. The page embeds its plots
+as base64 PNG and its CSS inline: it opens offline, from a CI artifact or a mail
+attachment, and loads nothing.
 
 Every string that comes from a results file goes through ``html.escape`` on its way in.
 matplotlib is imported only when plots are drawn, so the console summary and every other
@@ -14,13 +16,18 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
+import datetime
 import html
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
@@ -30,6 +37,7 @@ from mcubench.errors import UsageError
 from mcubench.results import Result, load_document, model_label, utc_now
 
 if TYPE_CHECKING:
+    from mcubench.logfile import LogSeries
     from mcubench.plots import Plot
 
 NONE = "-"  # a value the result does not have
@@ -421,55 +429,860 @@ def benchmark_intro(entries: Sequence[Entry], sources: Sequence[Source]) -> str:
             f'<ul class="meta note">{files}</ul>')
 
 
+# --- latency logs: input ------------------------------------------------------------------
+
+
+def is_log_path(path: Path) -> bool:
+    return path.suffix == ".jsonl"
+
+
+def load_log(paths: Sequence[Path]) -> LogSeries:
+    """One log series. Its rotated files are read with it, so naming them too (a shell glob
+    such as run*.jsonl) is fine; a second log is not."""
+    from mcubench.logfile import read_log  # noqa: PLC0415 (only the log report needs it)
+
+    for path in paths:
+        _check_log_header(path)
+    series = None
+    for path in sorted(paths, key=lambda p: (len(p.name), p.name)):  # run.jsonl first
+        if series is None:
+            series = read_log(path)
+        elif path.resolve() not in {f.resolve() for f in series.files}:
+            files = ", ".join(f.name for f in series.files)
+            raise UsageError(f"{path.name} is not part of the log {series.files[0].name} "
+                             f"(files {files}): one latency log per report")
+    assert series is not None  # argparse: at least one path
+    return series
+
+
+def _check_log_header(path: Path) -> None:
+    """Every file of a log starts with a header line: without one, say so (naming the file)
+    before anything is read whole."""
+    try:
+        with path.open("rb") as file:
+            first = file.readline(1 << 20)
+    except OSError as exc:
+        raise UsageError(f"cannot read log {path}: {exc.strerror}") from exc
+    try:
+        line = json.loads(first)
+    except ValueError:
+        line = None
+    if not isinstance(line, dict) or line.get("type") != "header":
+        raise UsageError(f"{path} looks like a latency log (.jsonl), but its first line is "
+                         "not an mcubench log header")
+
+
+# --- latency logs: the numbers ------------------------------------------------------------
+#
+# A log (mcubench.logfile) is turned into arrays once; every table and figure of its report
+# comes from the ``LogReport`` below. Host time is wall-clock time, taken by the host at
+# receipt; latency stays in the board's counter unit, which on emulated boards counts
+# instructions and is not time.
+
+DRIFT_MIN_SECONDS = 60.0  # shorter logs: the drift estimate is not meaningful
+THEIL_SEN_POINTS = 1000  # records in the Theil-Sen subsample (half a million pairs)
+ROLLING_POINTS = 2000  # rolling windows evaluated at most (strided beyond that)
+ROLLING_BUDGET = 4_000_000  # latency values the rolling quantiles hold at once
+TABLE_ROWS = 200  # rows of a gap or event table before it is cut
+HEADER_FIELDS = ("model", "model_sha256", "board", "counter_unit", "mode", "rate_hz")
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class LogView:
+    """A log's records as arrays, in file order. Latency statistics and plots use the
+    inferences that ran (``ok``: status 0); loss accounting uses every record."""
+
+    series: LogSeries
+    name: str  # the file the user named
+    header: dict[str, Any]  # the first header
+    conflicts: dict[str, list[str]]  # header fields later headers change: every value
+    unit: str
+    latency_all: FloatArray
+    x_all: FloatArray  # host seconds since the first record, or the record index
+    ok: npt.NDArray[np.bool_]
+    session: IntArray
+    seq: IntArray
+    start: float | None  # unix time of the first record; None: no host times
+
+    @property
+    def timed(self) -> bool:
+        return self.start is not None
+
+    @property
+    def latency(self) -> FloatArray:
+        return self.latency_all[self.ok]
+
+    @property
+    def x(self) -> FloatArray:
+        return self.x_all[self.ok]
+
+    @property
+    def duration(self) -> float | None:
+        """Host seconds from the first record to the last."""
+        return float(self.x_all.max()) if self.timed else None
+
+
+def log_view(series: LogSeries, name: str) -> LogView:
+    if not series.headers:
+        raise UsageError(f"{name} has no header line: not an mcubench log")
+    n = len(series.records)
+    if n == 0:
+        raise UsageError(f"{name} has no records: nothing to report")
+    conflicts = {}
+    for key in HEADER_FIELDS:
+        values = list(dict.fromkeys(str(h.get(key)) for h in series.headers))
+        if len(values) > 1:
+            conflicts[key] = values
+    if "counter_unit" in conflicts:
+        units = ", ".join(conflicts["counter_unit"])
+        raise UsageError(f"{name}: the log's headers count latency in different units "
+                         f"({units}), which never share an axis; report each file on its own")
+    status = np.fromiter((int(r["status"]) for r in series.records), np.int64, n)
+    session = np.asarray(series.session_array(), dtype=np.int64)
+    times = np.asarray(series.host_time_array(), dtype=np.float64)
+    start = float(times.min()) if times.size == n and np.isfinite(times).all() else None
+    x_all = times - start if start is not None else np.arange(n, dtype=np.float64)
+    ok = status == 0
+    if not ok.any():
+        raise UsageError(f"{name}: all {n:,} inferences in the log failed (status not 0); "
+                         "there is no latency to report")
+    return LogView(series, name, series.headers[0], conflicts,
+                   str(series.headers[0].get("counter_unit") or "counts"),
+                   np.asarray(series.latency_array(), dtype=np.float64), x_all, ok, session,
+                   np.asarray(series.seq_array(), dtype=np.int64), start)
+
+
+def latency_stats(values: FloatArray) -> dict[str, float]:
+    q = np.percentile(values, [50, 90, 99])
+    return {"min": float(values.min()), "median": float(q[0]), "mean": float(values.mean()),
+            "p90": float(q[1]), "p99": float(q[2]), "max": float(values.max()),
+            "stdev": float(values.std(ddof=1)) if values.size > 1 else 0.0}
+
+
+# Loss accounting. The gap lines are the logger's account; the sequence numbers are the
+# evidence. Holes inside a session must match the gap lines exactly; records lost after a
+# session's last one received (the device rebooted) leave no hole, so only a gap line knows.
+
+Ranges = list[tuple[int, int]]  # [from, to) pairs, sorted, disjoint
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    session: int
+    records: int
+    first_seq: int
+    last_seq: int
+    missing: int  # sequence numbers absent from 0 to last_seq
+    start: float  # x of its first record
+
+
+@dataclass(frozen=True)
+class Losses:
+    gaps: int  # gap lines
+    lost: int  # their ``lost``, summed
+    seq_missing: int  # holes in the sequence numbers, counting from 0 in each session
+    tail: int  # gap lines' records after a session's last received one
+    duplicates: int  # records whose (session, seq) appeared before
+    out_of_order: int  # records whose seq is below the previous one's in their session
+    disagreements: tuple[str, ...]  # empty: the gap lines and the seqs tell one story
+    sessions: tuple[SessionRow, ...]
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> Ranges:
+    merged: Ranges = []
+    for lo, hi in sorted(r for r in ranges if r[1] > r[0]):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def subtract_ranges(a: Ranges, b: Ranges) -> Ranges:
+    """The parts of ``a`` not covered by ``b``."""
+    out: Ranges = []
+    for start, hi in a:
+        lo = start
+        for blo, bhi in b:
+            if bhi <= lo or blo >= hi:
+                continue
+            if blo > lo:
+                out.append((lo, blo))
+            lo = max(lo, bhi)
+            if lo >= hi:
+                break
+        if lo < hi:
+            out.append((lo, hi))
+    return out
+
+
+def seq_holes(unique_seqs: IntArray) -> Ranges:
+    """Missing [from, to) ranges in sorted unique sequence numbers, counting from 0."""
+    edges = np.concatenate(([-1], unique_seqs))
+    return [(int(edges[i]) + 1, int(edges[i + 1]))
+            for i in np.flatnonzero(np.diff(edges) > 1)]
+
+
+def _ranges_text(ranges: Ranges, limit: int = 4) -> str:
+    shown = ", ".join(f"{lo}-{hi - 1}" if hi - lo > 1 else str(lo) for lo, hi in ranges[:limit])
+    return shown + (f" and {len(ranges) - limit} more range(s)" if len(ranges) > limit else "")
+
+
+def session_order(view: LogView) -> IntArray:
+    """Session ids in the order their first record appears."""
+    ids, first = np.unique(view.session, return_index=True)
+    return ids[np.argsort(first)]
+
+
+def log_losses(view: LogView) -> Losses:
+    gaps = view.series.gaps
+    said: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    problems = []
+    for g in gaps:
+        said[int(g["session"])].append((int(g["from_seq"]), int(g["to_seq"])))
+        if int(g["lost"]) != int(g["to_seq"]) - int(g["from_seq"]):
+            problems.append(f"a gap line in session {g['session']} says {g['lost']} lost "
+                            f"for seq {g['from_seq']} to {g['to_seq']} (exclusive)")
+    rows = []
+    seq_missing = tail = duplicates = out_of_order = 0
+    for sid in session_order(view):
+        mask = view.session == sid
+        seqs = view.seq[mask]
+        unique = np.unique(seqs)
+        out_of_order += int((np.diff(seqs) < 0).sum())
+        duplicates += int(seqs.size - unique.size)
+        holes = seq_holes(unique)
+        missing = sum(hi - lo for lo, hi in holes)
+        seq_missing += missing
+        end = int(unique[-1]) + 1
+        claimed = merge_ranges(said.pop(int(sid), []))
+        tail += sum(hi - max(lo, end) for lo, hi in claimed if hi > end)
+        within = merge_ranges((lo, min(hi, end)) for lo, hi in claimed)
+        unclaimed, wrong = subtract_ranges(holes, within), subtract_ranges(within, holes)
+        if unclaimed:
+            problems.append(f"session {sid}: seq {_ranges_text(unclaimed)} missing, "
+                            "with no gap line")
+        if wrong:
+            problems.append(f"session {sid}: gap lines say seq {_ranges_text(wrong)} were "
+                            "lost, but those records are in the log")
+        rows.append(SessionRow(int(sid), int(seqs.size), int(unique[0]), end - 1, missing,
+                               float(view.x_all[mask][0])))
+    for claimed in said.values():  # gap lines of sessions with no record in the log
+        tail += sum(hi - lo for lo, hi in merge_ranges(claimed))
+    if duplicates:
+        problems.append(f"{duplicates:,} record(s) repeat a (session, seq) seen before")
+    return Losses(len(gaps), sum(int(g["lost"]) for g in gaps), seq_missing, tail,
+                  duplicates, out_of_order, tuple(problems), tuple(rows))
+
+
+# Latency over time: rolling quantiles and drift.
+
+
+@dataclass(frozen=True)
+class Rolling:
+    window: int  # records per window
+    x: FloatArray  # x of each window's middle record
+    median: FloatArray
+    p99: FloatArray
+
+
+def rolling_window(n: int) -> int:
+    return min(n, max(50, n // 200))
+
+
+def rolling_quantiles(view: LogView) -> Rolling:
+    """Median and p99 of sliding windows of records, evaluated at up to ROLLING_POINTS
+    evenly spaced windows: the plot cannot show more, and all n windows of a long log
+    would hold n x window values."""
+    y, x = view.latency, view.x
+    window = rolling_window(y.size)
+    count = y.size - window + 1
+    points = max(1, min(ROLLING_POINTS, count, ROLLING_BUDGET // window))
+    starts = np.unique(np.linspace(0, count - 1, points).round().astype(np.int64))
+    windows = np.lib.stride_tricks.sliding_window_view(y, window)[starts]
+    median, p99 = np.percentile(windows, [50, 99], axis=1)
+    return Rolling(window, x[starts + window // 2], median, p99)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Trend of latency against host time, in counter units per hour."""
+
+    hours: float  # host time covered
+    median: float
+    slope: float | None  # least squares
+    intercept: float  # of the least-squares line at x = 0
+    theil_sen: float | None  # median of pairwise slopes over a random subsample
+    rolling: float | None  # least squares over the rolling medians
+    meaningful: bool  # timed and at least DRIFT_MIN_SECONDS long
+    verdict: str
+
+    def relative(self, slope: float | None) -> float | None:
+        """A slope as a fraction of the median per hour."""
+        return None if slope is None or not self.median else slope / self.median
+
+
+def _slope(x: FloatArray, y: FloatArray) -> tuple[float, float] | None:
+    """Least-squares (slope, intercept), centred: a flat series gives exactly 0."""
+    if x.size < 2 or float(np.ptp(x)) == 0:
+        return None
+    dx, dy = x - x.mean(), y - y.mean()
+    slope = float(dx @ dy / (dx @ dx))
+    return slope, float(y.mean() - slope * x.mean())
+
+
+def theil_sen(x: FloatArray, y: FloatArray, points: int = THEIL_SEN_POINTS) -> float | None:
+    """Median slope over every pair of a fixed random subsample (pairs at one host time,
+    records received in one batch, have no slope and are left out)."""
+    rng = np.random.default_rng(0)  # the same log gives the same estimate
+    pick = np.sort(rng.choice(x.size, min(points, x.size), replace=False))
+    xs, ys = x[pick], y[pick]
+    i, j = np.triu_indices(xs.size, 1)
+    dx = xs[j] - xs[i]
+    keep = dx != 0
+    if not keep.any():
+        return None
+    return float(np.median((ys[j] - ys[i])[keep] / dx[keep]))
+
+
+def log_drift(view: LogView, median: float, rolling: Rolling) -> Drift:
+    if not view.timed:
+        return Drift(0.0, median, None, median, None, None, False,
+                     "The records carry no host times, so latency cannot be set against "
+                     "time: no drift estimate.")
+    hours = (view.duration or 0.0) / 3600
+    x_h, y = view.x / 3600, view.latency
+    fit = _slope(x_h, y)
+    slope, intercept = fit if fit else (None, median)
+    ts = theil_sen(x_h, y)
+    roll = _slope(rolling.x / 3600, rolling.median)
+    meaningful = hours * 3600 >= DRIFT_MIN_SECONDS and slope is not None
+    drift = Drift(hours, median, slope, intercept, ts, roll[0] if roll else None,
+                  meaningful, "")
+    return dataclasses.replace(drift, verdict=_drift_verdict(drift, view.unit))
+
+
+def signed(value: float | None) -> str:
+    if value is None:
+        return NONE
+    return f"{value:+,.0f}" if abs(value) >= 1000 else f"{value:+.3g}"
+
+
+def signed_pct(fraction: float | None) -> str:
+    return NONE if fraction is None else f"{100 * fraction:+.3f}%"
+
+
+def _drift_verdict(d: Drift, unit: str) -> str:
+    if not d.meaningful:
+        return (f"The log covers {duration_text(d.hours * 3600)} of host time: a drift "
+                "estimate over less than a minute is not meaningful.")
+    assert d.slope is not None
+    rel = d.relative(d.slope)
+    text = (f"Least squares: {signed(d.slope)} {unit} per hour ({signed_pct(rel)} of the "
+            f"median per hour, {signed_pct(None if rel is None else rel * d.hours)} over the "
+            f"{duration_text(d.hours * 3600)} logged).")
+    # Agreement: within 20% of the slope, or within 0.01% of the median per hour when the
+    # slope is that small anyway (a flat log's estimates all sit near zero).
+    tolerance = max(0.2 * abs(d.slope), 1e-4 * abs(d.median))
+    others = [s for s in (d.theil_sen, d.rolling) if s is not None]
+    if others and all(abs(s - d.slope) <= tolerance for s in others):
+        text += (" Theil-Sen and the slope of the rolling median agree, so the trend is not "
+                 "the work of a few outliers.")
+    elif others:
+        text += (f" The robust estimates differ (Theil-Sen {signed(d.theil_sen)}, rolling "
+                 f"median {signed(d.rolling)} {unit} per hour): outliers or a step change "
+                 "rather than a steady trend move the least-squares line; read the plot.")
+    return text
+
+
+# Marks on the time axis: gaps, the host's disconnections, device restarts.
+
+
+@dataclass(frozen=True)
+class Mark:
+    kind: str  # "gap" (records lost), "away" (disconnected), "restart" (device restarted)
+    x0: float
+    x1: float  # == x0: a line
+    lost: int  # gaps only
+
+
+def _gap_marks(view: LogView) -> list[Mark]:
+    """Each gap spans from the record before it to the record after it (same session);
+    a gap with no record after it (the device restarted) is a line at its last record."""
+    ids, code = np.unique(view.session, return_inverse=True)
+    key = code.astype(np.int64) << 32 | view.seq
+    order = np.argsort(key, kind="stable")
+    keys = key[order]
+    marks = []
+    for g in view.series.gaps:
+        sid, lost = int(g["session"]), int(g["lost"])
+        at = np.searchsorted(ids, sid)
+        if at < ids.size and ids[at] == sid:
+            pos = int(np.searchsorted(keys, at << 32 | int(g["from_seq"])))
+            before = pos > 0 and keys[pos - 1] >> 32 == at
+            after = pos < keys.size and keys[pos] >> 32 == at
+            if before or after:
+                x0 = float(view.x_all[order[pos - 1 if before else pos]])
+                x1 = float(view.x_all[order[pos]]) if after else x0
+                marks.append(Mark("gap", x0, x1, lost))
+                continue
+        if view.start is not None and g.get("host_time") is not None:
+            x = float(g["host_time"]) - view.start
+            marks.append(Mark("gap", x, x, lost))
+    return marks
+
+
+def _event_marks(view: LogView) -> list[Mark]:
+    if view.start is None:
+        return []
+    marks, away = [], None
+    for e in view.series.events:
+        x = float(e.get("host_time", view.start)) - view.start
+        if e.get("event") == "device-restarted":
+            marks.append(Mark("restart", x, x, 0))
+        elif e.get("event") == "disconnected" and away is None:
+            away = x
+        elif e.get("event") == "reconnected" and away is not None:
+            marks.append(Mark("away", away, x, 0))
+            away = None
+    if away is not None:
+        marks.append(Mark("away", away, float(view.x_all.max()), 0))
+    return marks
+
+
+@dataclass(frozen=True)
+class OpsStats:
+    """Per-operator latency of the records that carry ``ops``."""
+
+    names: list[str]  # "#index OP"
+    shapes: list[str]
+    x: FloatArray  # x of those records
+    counts: FloatArray  # records x ops, counter unit
+
+
+def log_ops(view: LogView) -> OpsStats | None:
+    """The per-operator counts of the inferences that ran, if their records carry them
+    (all with the same number of operators)."""
+    records = view.series.records
+    has = view.ok & np.fromiter((bool(r.get("ops")) for r in records), bool, len(records))
+    rows = [records[i]["ops"] for i in np.flatnonzero(has)]
+    if not rows or len({len(r) for r in rows}) != 1:
+        return None
+    counts = np.asarray(rows, dtype=np.float64)
+    described = {int(op["index"]): op for op in view.header.get("ops") or []}
+    names, shapes = [], []
+    for i in range(counts.shape[1]):
+        op = described.get(i, {})
+        names.append(f"#{i} {op.get('op', 'op')}")
+        shapes.append(str(op.get("shape", "")))
+    return OpsStats(names, shapes, view.x_all[has], counts)
+
+
+@dataclass(frozen=True)
+class LogReport:
+    view: LogView
+    stats: dict[str, float]
+    losses: Losses
+    rolling: Rolling
+    drift: Drift
+    marks: tuple[Mark, ...]
+    ops: OpsStats | None
+
+
+def analyse_log(series: LogSeries, name: str) -> LogReport:
+    view = log_view(series, name)
+    stats = latency_stats(view.latency)
+    rolling = rolling_quantiles(view)
+    return LogReport(view, stats, log_losses(view), rolling,
+                     log_drift(view, stats["median"], rolling),
+                     (*_gap_marks(view), *_event_marks(view)), log_ops(view))
+
+
+# --- latency logs: text, page and console -------------------------------------------------
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes = seconds / 60
+    if minutes < 120:
+        return f"{minutes:.1f} min"
+    hours = minutes / 60
+    return f"{hours:.2f} h" if hours < 48 else f"{hours / 24:.2f} days"
+
+
+def utc_text(unix: float) -> str:
+    moment = datetime.datetime.fromtimestamp(unix, datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def offset_text(seconds: float) -> str:
+    """Host time after the first record (before it: an event logged ahead of it)."""
+    return ("-" if seconds < 0 else "+") + duration_text(abs(seconds))
+
+
+def _offset(view: LogView, unix: Any) -> str:
+    if view.start is None or unix is None:
+        return NONE
+    return offset_text(float(unix) - view.start)
+
+
+def _header_value(view: LogView, key: str) -> str:
+    values = view.conflicts.get(key)
+    if values:
+        return " / ".join(values) + " (the log's headers differ)"
+    value = view.header.get(key)
+    return NONE if value is None else str(value)
+
+
+def run_fields(report: LogReport) -> dict[str, str]:
+    """The log's summary as field -> text; latency statistics are ``latency_rows``."""
+    view, losses = report.view, report.losses
+    mode = _header_value(view, "mode")
+    rate = view.header.get("rate_hz")
+    if rate and "rate_hz" not in view.conflicts:
+        mode += f", {float(rate):g} Hz requested"
+    fields = {"model": _header_value(view, "model"), "board": _header_value(view, "board"),
+              "mode": mode, "counter unit": view.unit,
+              "counter": str(view.header.get("counter_note") or NONE)}
+    duration = view.duration
+    if view.start is not None and duration is not None:
+        fields["first record"] = utc_text(view.start)
+        fields["last record"] = utc_text(view.start + duration)
+        fields["duration"] = f"{duration_text(duration)} of host time"
+        n = view.x_all.size
+        fields["achieved rate"] = (f"{n / duration:,.2f} records per host second"
+                                   if duration > 0 else NONE)
+    else:
+        fields["host time"] = "absent from the records: plots use the record index"
+    fields["records"] = f"{view.x_all.size:,}"
+    failed = int((~view.ok).sum())
+    fields["failed inferences"] = f"{failed:,}" + (" (left out of the latency statistics)"
+                                                  if failed else "")
+    fields["sessions"] = str(len(losses.sessions))
+    fields["gaps"] = f"{losses.gaps:,}, {losses.lost:,} record(s) lost"
+    fields["sequence check"] = sequence_verdict(losses)
+    counts = Counter(str(e.get("event")) for e in view.series.events)
+    fields["events"] = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+    fields["ended"] = _ending(view)
+    fields["files"] = ", ".join(p.name for p in view.series.files)
+    skipped = view.series.skipped_lines
+    if skipped:
+        problems = view.series.problems or ["line not readable"]
+        more = f" and {skipped - 1:,} more" if skipped > 1 else ""
+        fields["damaged lines"] = f"{skipped:,} skipped: {_file_line(problems[0])}{more}"
+    return fields
+
+
+def _file_line(problem: str) -> str:
+    """A reader's "/path/to/run.jsonl:12: why" with the file's name only."""
+    place, _, why = problem.rpartition(".jsonl:")
+    return f"{Path(place).name}.jsonl:{why}" if place else problem
+
+
+def sequence_verdict(losses: Losses) -> str:
+    seen = f"seq numbers show {losses.seq_missing:,} missing"
+    if losses.tail:
+        seen += (f"; {losses.tail:,} more lost after a session's last record, which only "
+                 "the gap lines can know")
+    if losses.disagreements:
+        return f"DISAGREES with the gap lines: {'; '.join(losses.disagreements)} ({seen})"
+    if losses.out_of_order:
+        seen += f"; {losses.out_of_order:,} record(s) out of order"
+    return f"agrees with the gap lines ({seen}, no duplicates)"
+
+
+def _ending(view: LogView) -> str:
+    last = view.series.summaries[-1] if view.series.summaries else None
+    end = (view.start or 0.0) + float(view.x_all.max())
+    if last is not None and (view.start is None or float(last.get("host_time", 0)) >= end):
+        return "cleanly: a summary line follows the last record"
+    return ("without a summary line after the last record: the logger was killed or "
+            "crashed, or is still running")
+
+
+def latency_rows(report: LogReport) -> list[tuple[str, str]]:
+    stats = report.stats
+    rows = [(name, _count(stats[name])) for name in
+            ("min", "median", "mean", "p90", "p99", "max", "stdev")]
+    median = stats["median"]
+    spread = (stats["p99"] - median) / median if median else None
+    rows.append(("p99 / median - 1", NONE if spread is None else f"{100 * spread:.2f}%"))
+    rows.append(("inferences", f"{report.view.latency.size:,}"))
+    return rows
+
+
+def _fields_table(fields: dict[str, str], bad: Iterable[str] = ()) -> str:
+    flagged = set(bad)
+    rows = [[f'<span class="nowrap">{esc(k)}</span>',
+             f'<span class="bad">{esc(v)}</span>' if k in flagged else esc(v)]
+            for k, v in fields.items()]
+    return html_table(["field", "value"], rows)
+
+
+def log_sections(report: LogReport) -> list[Section]:
+    from mcubench import plots  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+
+    figures = {p.name: p for p in plots.log_plots(report)}
+    sections = [
+        Section("summary", "Summary", _log_summary_blocks(report)),
+        Section("over-time", "Latency over time",
+                (figures["log-latency-over-time"], f'<p class="note">{esc(LOG_UNIT_NOTE)}</p>')),
+        Section("drift", "Drift", _drift_blocks(report)),
+        Section("histogram", "Distribution", (figures["log-histogram"],)),
+        Section("losses", "Gaps, sessions and events", _loss_blocks(report)),
+    ]
+    if report.ops is not None:
+        sections.append(Section("ops", "Per-operator latency",
+                                (figures["log-ops-over-time"], _ops_table(report))))
+    sections.append(Section("provenance", "Provenance", _log_provenance(report.view)))
+    return sections
+
+
+LOG_UNIT_NOTE = ("The x-axis is host time: the host's wall clock when it received each "
+                 "record. Latency is in the board's counter unit; on emulated boards that "
+                 "counts instructions (QEMU -icount), which is not time.")
+
+
+def _log_summary_blocks(report: LogReport) -> tuple[str, ...]:
+    fields = run_fields(report)
+    bad = [k for k in ("sequence check",) if fields[k].startswith("DISAGREES")]
+    if report.losses.lost:
+        bad.append("gaps")
+    latency = html_table(["statistic", f"latency ({esc(report.view.unit)})"],
+                         [[esc(k), esc(v)] for k, v in latency_rows(report)], [False, True])
+    return (f'<div class="cards"><div><h3>Run</h3>{_fields_table(fields, bad)}</div>'
+            f"<div><h3>Latency</h3>{latency}"
+            f'<p class="note">Drift: {esc(report.drift.verdict)}</p>'
+            "</div></div>",)
+
+
+def _drift_blocks(report: LogReport) -> tuple[str, ...]:
+    d, unit = report.drift, esc(report.view.unit)
+    rows = [["least squares", signed(d.slope), signed_pct(d.relative(d.slope))],
+            ["Theil-Sen (random 1,000 records, every pair)", signed(d.theil_sen),
+             signed_pct(d.relative(d.theil_sen))],
+            [f"least squares over the rolling median ({report.rolling.window:,} records)",
+             signed(d.rolling), signed_pct(d.relative(d.rolling))]]
+    table = html_table(["estimate", f"{unit} per hour", "% of the median per hour"],
+                       [[esc(c) for c in row] for row in rows], [False, True, True])
+    return (f"<p>{esc(d.verdict)}</p>", table,
+            '<p class="note">Slopes of latency against host time. The least-squares line is '
+            "drawn on the latency plot. Theil-Sen (the median of the slopes between pairs of "
+            "records) and the rolling median's slope shrug off outliers: when they agree "
+            "with least squares, the trend is steady.</p>")
+
+
+def _loss_blocks(report: LogReport) -> tuple[str, ...]:
+    view, losses = report.view, report.losses
+    blocks = [f"<p>Sequence check: {esc(sequence_verdict(losses))}.</p>"]
+    gaps = view.series.gaps
+    if gaps:
+        rows = [[_int(g.get("session")), _int(g.get("from_seq")), _int(g.get("to_seq")),
+                 _int(g.get("lost")), esc(g.get("reason", NONE)),
+                 esc(_offset(view, g.get("host_time")))] for g in gaps[:TABLE_ROWS]]
+        blocks.append("<h3>Gaps</h3>" + html_table(
+            ["session", "from seq", "to seq (excl.)", "lost", "reason", "noticed at"], rows,
+            [True, True, True, True, False, True]) + _cut_note(len(gaps)))
+    sessions = [[str(s.session), f"{s.records:,}", f"{s.first_seq:,}", f"{s.last_seq:,}",
+                 f"{s.missing:,}",
+                 esc(offset_text(s.start) if view.timed else f"record {s.start:,.0f}")]
+                for s in losses.sessions]
+    blocks.append("<h3>Sessions</h3>" + html_table(
+        ["session", "records", "first seq", "last seq", "missing seq", "first record at"],
+        sessions[:TABLE_ROWS], [True, True, True, True, True, True])
+        + _cut_note(len(sessions))
+        + '<p class="note">A session is one LOG_START on the device; a new one begins when '
+          "the device restarted. Times are host time after the first record.</p>")
+    events = view.series.events
+    if events:
+        counts = Counter(str(e.get("event")) for e in events)
+        blocks.append("<h3>Events</h3>" + html_table(
+            ["event", "count"], [[esc(k), str(v)] for k, v in counts.items()], [False, True]))
+        rows = [[esc(_offset(view, e.get("host_time"))),
+                 esc(utc_text(float(e["host_time"])) if "host_time" in e else NONE),
+                 esc(e.get("event", NONE)), esc(e.get("detail", ""))]
+                for e in events[:TABLE_ROWS]]
+        blocks.append(f"<details><summary>all {len(events)} events</summary>"
+                      + html_table(["at", "host time", "event", "detail"], rows,
+                                   [True, False, False, False])
+                      + _cut_note(len(events)) + "</details>")
+    return tuple(blocks)
+
+
+def _cut_note(total: int) -> str:
+    return (f'<p class="note">First {TABLE_ROWS} of {total:,} shown.</p>'
+            if total > TABLE_ROWS else "")
+
+
+def _ops_table(report: LogReport) -> str:
+    ops = report.ops
+    assert ops is not None
+    medians = np.median(ops.counts, axis=0)
+    p99 = np.percentile(ops.counts, 99, axis=0)
+    means = ops.counts.mean(axis=0)
+    whole = float(means.sum()) or 1.0
+    rows = [[esc(name), f"<code>{esc(shape)}</code>", _count(m), _count(p), _count(a),
+             _share_cell(float(a) / whole)]
+            for name, shape, m, p, a in zip(ops.names, ops.shapes, medians, p99, means,
+                                            strict=True)]
+    unit = esc(report.view.unit)
+    return (html_table(["operator", "shape", f"median ({unit})", f"p99 ({unit})",
+                        f"mean ({unit})", "share of the mean"], rows,
+                       [False, False, True, True, True, False])
+            + f'<p class="note">From the {ops.counts.shape[0]:,} records that carry '
+              "per-operator counts (logged with --profile).</p>")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix} {k}".strip().replace("_", " ")))
+        return out
+    return {prefix: NONE if value is None else str(value)}
+
+
+def _log_provenance(view: LogView) -> tuple[str, ...]:
+    h = view.header
+    fields = {k: str(h[k]) for k in ("schema", "created", "command", "model", "model_sha256",
+                                      "board", "counter_unit", "counter_note", "mode",
+                                      "rate_hz") if h.get(k) is not None}
+    fields.update(_flatten(h.get("provenance") or {}))
+    fields = {k.replace("_", " "): v for k, v in fields.items()}
+    note = (f'<p class="note">From the first of {len(view.series.headers)} header lines '
+            "(each file, and each resumed run, starts with one).</p>")
+    return (note, html_table(["field", "value"], _field_rows(fields)))
+
+
+def log_intro(report: LogReport) -> str:
+    view = report.view
+    span = (f" over {duration_text(view.duration)} of host time"
+            if view.duration is not None else "")
+    files = "".join(f"<li><code>{esc(p.name)}</code></li>" for p in view.series.files)
+    skipped = ""
+    if view.series.skipped_lines:
+        problems = "".join(f"<li>{esc(_file_line(p))}</li>"
+                           for p in view.series.problems[:5])
+        skipped = (f'<p class="note">{view.series.skipped_lines:,} line(s) of the log could not '
+                   "be read and were skipped (a torn last line after a crash is expected; "
+                   f'nothing is rewritten):</p><ul class="note">{problems}</ul>')
+    return (f'<p class="meta">{esc(_header_value(view, "model"))} on '
+            f"{esc(_header_value(view, 'board'))}: {view.x_all.size:,} records{esc(span)}, "
+            f"latency in {esc(view.unit)}; report made {esc(utc_now())} by mcubench "
+            f'{esc(__version__)}</p><ul class="meta note">{files}</ul>{skipped}')
+
+
+def log_console_table(report: LogReport) -> Table:
+    table = Table(title=f"latency log {rich_escape(report.view.name)}",
+                  caption=f"latency in {rich_escape(report.view.unit)}; durations and "
+                          "rates in host time",
+                  show_header=False)
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for k, v in run_fields(report).items():
+        table.add_row(rich_escape(k), rich_escape(v))
+    for k, v in latency_rows(report):
+        table.add_row(rich_escape(f"latency {k}"), rich_escape(v))
+    table.add_row("drift", rich_escape(report.drift.verdict))
+    return table
+
+
 # --- command ------------------------------------------------------------------------------
 
 
 def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="HTML page, PNG plots or a table from benchmark results")
-    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
-                   help="results from `mcubench bench --json` (several are concatenated)")
+    p = sub.add_parser("report", help="HTML page, PNG plots or a table from benchmark results "
+                                      "or a latency log")
+    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json|LOG.jsonl",
+                   help="results from `mcubench bench --json` (several are concatenated), "
+                        "or one latency log from `mcubench log --out` (its rotated files "
+                        "are read with it)")
     p.add_argument("--html", type=Path, metavar="OUT.html",
                    help="write one self-contained HTML page (plots embedded)")
     p.add_argument("--png", type=Path, metavar="DIR",
                    help="write each plot as DIR/<name>.png")
+    p.add_argument("--csv", type=Path, metavar="OUT.csv",
+                   help="latency logs: write the records as CSV, one row per inference")
     p.set_defaults(handler=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace, out: Console) -> int:
-    html_path: Path | None = args.html
-    png_dir: Path | None = args.png
-    if html_path is not None:
-        _check_html_path(html_path, args.results)
-    if png_dir is not None:
-        _make_png_dir(png_dir)
-    entries, sources = load_entries(args.results)
-    if html_path is None and png_dir is None:
+    inputs: list[Path] = args.results
+    logs = [p for p in inputs if is_log_path(p)]
+    if logs and len(logs) < len(inputs):
+        others = [p.name for p in inputs if not is_log_path(p)]
+        raise UsageError(f"{', '.join(p.name for p in logs)} is a latency log and "
+                         f"{', '.join(others)} benchmark results: report them in separate "
+                         "calls")
+    if args.csv is not None and not logs:
+        raise UsageError("--csv exports a latency log (.jsonl); for benchmark results, "
+                         "`mcubench bench --csv` writes the CSV")
+    for option in ("html", "csv"):
+        if getattr(args, option) is not None:
+            _check_out_path(f"--{option}", getattr(args, option), inputs)
+    if args.png is not None:
+        _make_png_dir(args.png)
+    if logs:
+        return _report_log(args, logs, out)
+    entries, sources = load_entries(inputs)
+    if args.html is None and args.png is None:
         out.print(summary_table(entries, sources))
         return 0
     sections = benchmark_sections(entries)
-    if html_path is not None:
-        page = html_page("mcubench benchmark report", benchmark_intro(entries, sources),
-                         sections)
-        _write(html_path, page.encode("utf-8"))
-        out.print(f"wrote {rich_escape(str(html_path))} ({len(page) / 1024:,.0f} KiB, "
-                  f"{len(section_plots(sections))} plots)")
-    if png_dir is not None:
-        for plot in section_plots(sections):
-            path = png_dir / f"{plot.name}.png"
-            _write(path, plot.png)
-            out.print(rich_escape(str(path)))
+    page = html_page("mcubench benchmark report", benchmark_intro(entries, sources),
+                     sections) if args.html is not None else None
+    _write_outputs(args, page, sections, out)
     return 0
 
 
-def _check_html_path(path: Path, inputs: Sequence[Path]) -> None:
+def _report_log(args: argparse.Namespace, paths: Sequence[Path], out: Console) -> int:
+    series = load_log(paths)
+    for option in ("html", "csv"):  # the rotated files were not on the command line
+        if getattr(args, option) is not None:
+            _check_out_path(f"--{option}", getattr(args, option), series.files)
+    report = analyse_log(series, paths[0].name)
+    if args.csv is not None:
+        from mcubench.logfile import export_csv  # noqa: PLC0415 (only the log report)
+
+        rows = export_csv(series, args.csv)
+        out.print(f"wrote {rich_escape(str(args.csv))} ({rows:,} records)")
+    if args.html is None and args.png is None:
+        if args.csv is None:
+            out.print(log_console_table(report))
+        return 0
+    sections = log_sections(report)
+    page = html_page(f"mcubench latency log: {paths[0].name}", log_intro(report),
+                     sections) if args.html is not None else None
+    _write_outputs(args, page, sections, out)
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, page: str | None, sections: Sequence[Section],
+                   out: Console) -> None:
+    if page is not None:
+        _write(args.html, page.encode("utf-8"))
+        out.print(f"wrote {rich_escape(str(args.html))} ({len(page) / 1024:,.0f} KiB, "
+                  f"{len(section_plots(sections))} plots)")
+    if args.png is not None:
+        for plot in section_plots(sections):
+            path = args.png / f"{plot.name}.png"
+            _write(path, plot.png)
+            out.print(rich_escape(str(path)))
+
+
+def _check_out_path(option: str, path: Path, inputs: Sequence[Path]) -> None:
     """Fail before the work: a missing folder, a folder in the way, or an input file."""
     if any(path.resolve() == p.resolve() for p in inputs):
-        raise UsageError(f"--html {path} is one of the results files; it would be overwritten")
+        raise UsageError(f"{option} {path} is one of the input files; it would be overwritten")
     if path.is_dir():
-        raise UsageError(f"--html {path} is a directory; give a file name such as "
-                         f"{path / 'report.html'}")
+        raise UsageError(f"{option} {path} is a directory; give a file name such as "
+                         f"{path / ('report.html' if option == '--html' else 'log.csv')}")
     if not path.parent.is_dir():
-        raise UsageError(f"cannot write --html {path}: folder {path.parent} does not exist")
+        raise UsageError(f"cannot write {option} {path}: folder {path.parent} does not exist")
 
 
 def _make_png_dir(path: Path) -> None:

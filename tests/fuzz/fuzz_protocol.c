@@ -23,7 +23,13 @@
  * response opcode, an ERROR payload with a known code. After every feed the
  * sink must hold only whole frames, and the number of responses must equal
  * the number of requests the receiver reported (one response per request;
- * frames with a response opcode are never answered).
+ * frames with a response opcode are never answered). LOG_START+ and LOG_READ+
+ * payloads are parsed too: a page's records must be consecutive and inside
+ * the ring's [oldest_seq, next_seq).
+ *
+ * After every feed the main loop's mcb_infer_service_poll runs, as on the
+ * device, so a LOG_START really logs; at most POLL_BUDGET polls per input
+ * (each may run one inference) keep an input's cost bounded.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +43,7 @@
 #include "mcb/protocol_defs.h"
 
 #define POOL_BYTES (64u * 1024u)
+#define POLL_BUDGET 64u /* inferences the log may run per input */
 
 #define CHECK(cond)           \
     do {                      \
@@ -85,6 +92,45 @@ static bool known_request(uint8_t op)
     }
 }
 
+static uint32_t le32(const uint8_t *b)
+{
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+static uint16_t le16(const uint8_t *b)
+{
+    return (uint16_t)(b[0] | (b[1] << 8));
+}
+
+/* LOG_START+: session, ring_records (16..65535), record_bytes, ops. */
+static void check_log_started(const mcb_frame_event *ev)
+{
+    CHECK(ev->len == 12u);
+    const uint32_t ring = le32(&ev->payload[4]);
+    const uint32_t record_bytes = le16(&ev->payload[8]);
+    const uint32_t extra = record_bytes - 24u - 4u * le16(&ev->payload[10]);
+    CHECK(ring >= 16u && ring <= 65535u);
+    CHECK(record_bytes >= 24u && (extra == 0u || extra == 4u || extra == 8u));
+}
+
+/* LOG_READ+: the head, then n consecutive records inside [oldest, next). */
+static void check_log_page(const mcb_frame_event *ev)
+{
+    CHECK(ev->len >= 24u);
+    const uint32_t oldest = le32(&ev->payload[4]);
+    const uint32_t next = le32(&ev->payload[8]);
+    const uint32_t record_bytes = le16(&ev->payload[12]);
+    const uint32_t n = le16(&ev->payload[14]);
+    CHECK(record_bytes >= 24u && ev->len == 24u + n * record_bytes);
+    CHECK(next - oldest <= 65535u);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = &ev->payload[24u + i * record_bytes];
+        const uint32_t seq = le32(r);
+        CHECK(seq - oldest < next - oldest);
+        CHECK(i == 0u || seq == le32(r - record_bytes) + 1u);
+    }
+}
+
 static void check_response(const mcb_frame_event *ev)
 {
     CHECK(ev->kind == MCB_FRAME_EV_FRAME);
@@ -98,6 +144,11 @@ static void check_response(const mcb_frame_event *ev)
     } else {
         CHECK((ev->opcode & MCB_RESPONSE_BIT) != 0);
         CHECK(known_request((uint8_t)(ev->opcode & ~MCB_RESPONSE_BIT)));
+        if (ev->opcode == (MCB_REQ_LOG_START | MCB_RESPONSE_BIT)) {
+            check_log_started(ev);
+        } else if (ev->opcode == (MCB_REQ_LOG_READ | MCB_RESPONSE_BIT)) {
+            check_log_page(ev);
+        }
     }
 }
 
@@ -130,6 +181,7 @@ static mcb_status sink_write(void *user, const uint8_t *buf, size_t len)
 static mcb_proto proto;
 static mcb_infer_service inference;
 static sink out;
+static uint32_t polls_left;
 
 /* A counter that moves: INVOKE reports differences of it. */
 static uint64_t fake_counter(void)
@@ -138,8 +190,33 @@ static uint64_t fake_counter(void)
     return ticks += 7u;
 }
 
+/* The main loop's turn after a feed: the log runs (bounded), its state stays consistent. */
+static void poll_log(void)
+{
+    if (polls_left > 0u) {
+        polls_left -= mcb_infer_service_busy(&inference) ? 1u : 0u; /* idle polls are free */
+        CHECK(mcb_infer_service_poll(&inference) == MCB_OK);
+    }
+    const mcb_log_state *log = &inference.log;
+    CHECK(!log->active || (log->readable && inference.loaded));
+    CHECK(mcb_infer_service_busy(&inference) == log->active);
+    if (log->readable) {
+        CHECK(log->ring.held <= log->ring.capacity && log->ring.slot < log->ring.capacity);
+        CHECK(log->ring.capacity >= 16u && log->ring.capacity <= 65535u);
+        CHECK(log->page_records >= 1u);
+        /* All of it in the arena's free middle, clear of activations and the tail. */
+        const mcb_interpreter *it = &inference.interpreter;
+        const uint8_t *end = log->ring.mem + (size_t)log->ring.capacity * log->ring.record_bytes;
+        CHECK(inference.loaded);
+        CHECK(log->snapshot >= it->arena + it->head + it->stats.nonpersistent_bytes);
+        CHECK(log->snapshot <= log->page && log->page < log->ring.mem);
+        CHECK(end <= it->arena + it->tail);
+    }
+}
+
 static void check_after_feed(void)
 {
+    poll_log();
     const mcb_frame_stats *st = &proto.rx.stats;
     CHECK(mcb_frame_rx_idle(&out.rx)); /* responses are never left half-written */
     CHECK(out.responses + proto.ignored_responses ==
@@ -216,6 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(mcb_infer_service_init(&inference, mcb_kernels_reference(), fake_counter, pool,
                                  POOL_BYTES, NULL, 0, &service) == MCB_OK);
     mcb_proto_set_service(&proto, &service);
+    polls_left = POLL_BUDGET;
 
     uint64_t now = 1000u;
     for (size_t step = 0; left > 0; step++) {

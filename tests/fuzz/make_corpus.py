@@ -16,6 +16,8 @@ import zlib
 HELLO, INFO, PING = 0x01, 0x02, 0x03
 WRITE_BEGIN, WRITE_DATA, WRITE_END, READ, CRC = 0x10, 0x11, 0x12, 0x13, 0x14
 MODEL_LOAD, TENSOR_INFO, INVOKE, RESET, PROFILE = 0x20, 0x21, 0x22, 0x23, 0x24
+LOG_START, LOG_READ, LOG_STOP = 0x28, 0x29, 0x2A
+LOG_OPS, LOG_DIGEST, LOG_TOP1 = 1, 2, 4
 # A small valid model (FULLY_CONNECTED 8 -> 5, int8) from the model corpus.
 MODEL_SEED = pathlib.Path(__file__).resolve().parent / "corpus_model" / "ok-fc-int8.tflite"
 MAX_PAYLOAD = 4096
@@ -41,6 +43,10 @@ def frame(op: int, seq: int, payload: bytes = b"", *, length: int | None = None,
 
 def u32s(*values: int) -> bytes:
     return struct.pack("<" + "I" * len(values), *values)
+
+
+def log_read(from_seq: int, max_records: int) -> bytes:
+    return struct.pack("<IHH", from_seq, max_records, 0)
 
 
 def seed(data: bytes, ctl: bytes = b"", *, fix_crcs: bool = False) -> bytes:
@@ -117,6 +123,39 @@ def seeds() -> dict[str, bytes]:
                + frame(INVOKE, 99, u32s(1)))
         s["inference"] = seed(upload + run)
         s["fix_inference"] = seed(upload + run, fix_crcs=True)
+        s.update(log_seeds(upload, len(model)))
+    return s
+
+
+def log_seeds(upload: bytes, model_bytes: int) -> dict[str, bytes]:
+    """LOG_START, LOG_READ, LOG_STOP: logging that runs between requests, the refusals,
+    and a write into the arena that ends the log."""
+    s: dict[str, bytes] = {}
+    load = frame(MODEL_LOAD, 110, bytes(4) + u32s(0, model_bytes))
+    inputs = frame(WRITE_BEGIN, 111, u32s(model_bytes + 16, 8))  # somewhere in the arena
+    log = (frame(LOG_START, 112, u32s(0, LOG_OPS | LOG_DIGEST | LOG_TOP1, 7))
+           + frame(LOG_READ, 113, log_read(0, 0xFFFF))
+           + frame(INVOKE, 114, u32s(1)) + frame(RESET, 115) + frame(PROFILE, 116, u32s(0))
+           + frame(MODEL_LOAD, 117, bytes(4) + u32s(0, model_bytes))
+           + frame(LOG_START, 118, u32s(0, LOG_DIGEST, 8))  # already logging
+           + frame(LOG_READ, 119, log_read(2, 3))
+           + frame(LOG_READ, 120, log_read(0xFFFF, 1))  # the future
+           + frame(LOG_STOP, 121) + frame(LOG_READ, 122, log_read(1, 0xFFFF))
+           + frame(LOG_STOP, 123) + frame(PROFILE, 124, u32s(0)))
+    # One byte a slice: the log runs between every two bytes of the requests.
+    s["log"] = seed(upload + load + log, bytes([0x00]))
+    s["fix_log"] = seed(upload + load + log, bytes([0x00, 0x0A]), fix_crcs=True)
+    refused = (frame(LOG_START, 130, u32s(0, LOG_TOP1, 1))  # no model yet
+               + frame(LOG_READ, 131, log_read(0, 1)) + frame(LOG_STOP, 132)
+               + load + frame(LOG_START, 133, u32s(0, 8, 1))  # unknown flag
+               + frame(LOG_START, 134, b"\0" * 11)
+               + frame(LOG_START, 135, u32s(1000, LOG_TOP1, 2)))  # every 1000 ticks
+    # A write into the arena's free middle ends the log; reading then is STATE.
+    ended = (inputs + frame(LOG_READ, 136, log_read(0, 16))
+             + frame(WRITE_BEGIN, 137, u32s(60000, 64)) + frame(LOG_READ, 138, log_read(0, 1))
+             + frame(LOG_STOP, 139))
+    s["log_refused"] = seed(upload + refused + ended, bytes([0x02, 0x0A]))
+    s["fix_log_refused"] = seed(upload + refused + ended, bytes([0x03]), fix_crcs=True)
     return s
 
 

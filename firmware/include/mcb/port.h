@@ -30,6 +30,13 @@ const mcb_port_info *mcb_port_get_info(void);
 /* Copies up to cap received bytes into buf without blocking; returns how many. */
 size_t mcb_port_uart_read(uint8_t *buf, size_t cap);
 
+/*
+ * Nothing to do until a byte arrives: a port may wait here briefly (the native
+ * build sleeps in poll() for up to 10 ms); an MCU port returns at once. Not
+ * called while the app has work of its own (a log running).
+ */
+void mcb_port_idle(void);
+
 /* Sends len bytes, blocking until all are handed to the UART. */
 mcb_status mcb_port_uart_write(const uint8_t *buf, size_t len);
 

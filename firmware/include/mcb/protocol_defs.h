@@ -30,7 +30,10 @@
     X(TENSOR_INFO, 0x21)   \
     X(INVOKE, 0x22)        \
     X(RESET, 0x23)         \
-    X(PROFILE, 0x24)
+    X(PROFILE, 0x24)       \
+    X(LOG_START, 0x28)     \
+    X(LOG_READ, 0x29)      \
+    X(LOG_STOP, 0x2A)
 
 /* The only response that is not request | 0x80. */
 #define MCB_OPCODE_ERROR 0xFFu
@@ -100,7 +103,14 @@
     X(BULK_READ, 1)         \
     X(CRC, 2)               \
     X(INFERENCE, 3)         \
-    X(PROFILE, 4)
+    X(PROFILE, 4)           \
+    X(LOG, 5)
+
+/* X(name, bit): LOG_START flags, what each record carries after its fixed 24 bytes. */
+#define MCB_LOG_FLAGS(X) \
+    X(OPS, 0)            \
+    X(DIGEST, 1)         \
+    X(TOP1, 2)
 
 #define MCB_DEFINE_ENUM_ITEM(name, value) MCB_REQ_##name = value,
 enum mcb_opcode { MCB_OPCODES(MCB_DEFINE_ENUM_ITEM) };
@@ -120,6 +130,10 @@ enum mcb_counter_source { MCB_COUNTER_SOURCES(MCB_DEFINE_ENUM_ITEM) };
 
 #define MCB_DEFINE_ENUM_ITEM(name, bit) MCB_CAP_##name = 1u << (bit),
 enum mcb_capability { MCB_CAPABILITIES(MCB_DEFINE_ENUM_ITEM) };
+#undef MCB_DEFINE_ENUM_ITEM
+
+#define MCB_DEFINE_ENUM_ITEM(name, bit) MCB_LOG_##name = 1u << (bit),
+enum mcb_log_flag { MCB_LOG_FLAGS(MCB_DEFINE_ENUM_ITEM) };
 #undef MCB_DEFINE_ENUM_ITEM
 
 #endif

@@ -156,25 +156,23 @@ const mcb_port_info *mcb_port_get_info(void)
 size_t mcb_port_uart_read(uint8_t *buf, size_t cap)
 {
     exit_if_stopped();
-    for (int attempt = 0; attempt < 2; attempt++) {
-        const ssize_t n = read(native.master, buf, cap);
-        if (n > 0) {
-            return (size_t)n;
-        }
-        if (n < 0 && errno == EIO) {
-            /* No slave open (cannot happen while we hold one): keep serving. */
-            const struct timespec ts = {.tv_sec = 0, .tv_nsec = IDLE_WAIT_MS * 1000000L};
-            nanosleep(&ts, NULL);
-            break;
-        }
-        if (attempt == 0) {
-            /* Nothing yet (EAGAIN): sleep until input or the idle tick. */
-            wait_fd(native.master, POLLIN);
-            exit_if_stopped();
-        }
+    const ssize_t n = read(native.master, buf, cap);
+    if (n > 0) {
+        return (size_t)n;
     }
-    exit_if_stopped();
+    if (n < 0 && errno == EIO) {
+        /* No slave open (cannot happen while we hold one): keep serving. */
+        const struct timespec ts = {.tv_sec = 0, .tv_nsec = IDLE_WAIT_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     return 0;
+}
+
+void mcb_port_idle(void)
+{
+    /* Sleep until input or the idle tick, so an idle device costs no CPU. */
+    wait_fd(native.master, POLLIN);
+    exit_if_stopped();
 }
 
 mcb_status mcb_port_uart_write(const uint8_t *buf, size_t len)

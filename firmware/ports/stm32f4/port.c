@@ -277,6 +277,11 @@ mcb_status mcb_port_uart_write(const uint8_t *buf, size_t len)
     return MCB_OK;
 }
 
+void mcb_port_idle(void)
+{
+    /* Polling the UART is all there is to do: no sleep, nothing is missed. */
+}
+
 uint64_t mcb_port_counter_read(void)
 {
     if (!s_use_dwt) {

@@ -37,6 +37,9 @@ class Opcode(IntEnum):
     INVOKE = 0x22
     RESET = 0x23
     PROFILE = 0x24
+    LOG_START = 0x28
+    LOG_READ = 0x29
+    LOG_STOP = 0x2A
 
     @property
     def response(self) -> int:
@@ -151,6 +154,7 @@ class Capability(IntFlag):
     CRC = 1 << 2
     INFERENCE = 1 << 3
     PROFILE = 1 << 4
+    LOG = 1 << 5
 
 
 class ModelSource(IntEnum):
@@ -174,6 +178,14 @@ class TensorFlag(IntFlag):
     WRITABLE = 0x01  # in the arena: WRITE to it and READ from it at its pool offset
     CONSTANT = 0x02  # data in the model
     VARIABLE = 0x04
+
+
+class LogFlags(IntFlag):
+    """What LOG_START adds to each record, after its fixed 24 bytes (in this order)."""
+
+    OPS = 1 << 0  # u32 ticks per operator of subgraph 0 (needs capability PROFILE)
+    DIGEST = 1 << 1  # u32 CRC-32 (zlib) of all outputs' bytes, in output order
+    TOP1 = 1 << 2  # i32 index of output 0's largest element (the first on ties)
 
 
 TENSOR_NOT_IN_POOL = 0xFFFFFFFF  # TENSOR_INFO pool offset of a tensor outside the pool

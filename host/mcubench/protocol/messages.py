@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from mcubench.errors import DeviceError, ProtocolError
@@ -19,6 +20,7 @@ from mcubench.protocol.codes import (
     Capability,
     CounterSource,
     InfoTag,
+    LogFlags,
     ModelSource,
     TagType,
     TensorFlag,
@@ -484,3 +486,210 @@ class ProfilePage:
             raise ProtocolError(f"PROFILE+ says {n} nodes from {first} of {nodes}, "
                                 f"carries {len(body)} bytes")
         return cls(nodes, invocations, first, struct.unpack(f"<{n}Q", body))
+
+
+# Logging (LOG_START, LOG_READ, LOG_STOP)
+
+_LOG_START_REQUEST = struct.Struct("<III")
+_LOG_START_RESPONSE = struct.Struct("<IIHH")
+_LOG_READ_REQUEST = struct.Struct("<IHH")
+_LOG_PAGE_HEAD = struct.Struct("<IIIHHQ")
+_LOG_RECORD_FIXED = "IIQQ"  # seq, status, start_ticks, ticks
+LOG_RECORD_FIXED_BYTES = struct.calcsize("<" + _LOG_RECORD_FIXED)
+LOG_MIN_RECORDS = 16  # fewer fit the arena: LOG_START answers ARENA_TOO_SMALL
+LOG_MAX_RECORDS = 0xFFFF  # the most LOG_START's ring and one LOG_READ hold
+LOG_PAGE_HEAD_BYTES = _LOG_PAGE_HEAD.size
+_U32_MASK = 0xFFFF_FFFF
+
+
+def encode_log_start(period_ticks: int, flags: LogFlags | int, session: int) -> bytes:
+    """LOG_START request: run the model every ``period_ticks`` device counter ticks (0: back
+    to back) on the inputs in the arena now, recording what ``flags`` asks for under the
+    host's ``session`` id (echoed by every LOG_READ)."""
+    _check_u32("period_ticks", period_ticks)
+    _check_u32("flags", int(flags))
+    _check_u32("session", session)
+    return _LOG_START_REQUEST.pack(period_ticks, int(flags), session)
+
+
+def decode_log_start_request(payload: Buffer) -> tuple[int, int, int]:
+    """LOG_START request: (period_ticks, flags, session); flags as sent, unknown bits kept."""
+    period, flags, session = _unpack(_LOG_START_REQUEST, payload, "LOG_START")
+    return int(period), int(flags), int(session)
+
+
+@dataclass(frozen=True)
+class LogStarted:
+    """The LOG_START response: the ring the device made for this session."""
+
+    session: int  # the host's id, echoed
+    ring_records: int  # records the ring keeps (16..65535): the newest ones
+    record_bytes: int  # every record's size, fixed for the session
+    ops: int  # per-operator fields per record (subgraph 0's operators with OPS, else 0)
+
+    def encode(self) -> bytes:
+        return _LOG_START_RESPONSE.pack(self.session, self.ring_records, self.record_bytes,
+                                        self.ops)
+
+    @classmethod
+    def decode(cls, payload: Buffer) -> LogStarted:
+        session, ring, record_bytes, ops = _unpack(_LOG_START_RESPONSE, payload, "LOG_START+")
+        if not LOG_MIN_RECORDS <= ring <= LOG_MAX_RECORDS:
+            raise ProtocolError(f"LOG_START+ says the ring holds {ring} records, not "
+                                f"{LOG_MIN_RECORDS}..{LOG_MAX_RECORDS}")
+        if record_bytes - LOG_RECORD_FIXED_BYTES - 4 * ops not in (0, 4, 8):  # DIGEST, TOP1
+            raise ProtocolError(f"LOG_START+ says records of {record_bytes} bytes with {ops} "
+                                "operators: no set of flags makes that")
+        return cls(int(session), int(ring), int(record_bytes), int(ops))
+
+
+def encode_log_read(from_seq: int, max_records: int = LOG_MAX_RECORDS) -> bytes:
+    """LOG_READ request: up to ``max_records`` records from ``from_seq`` (or the oldest the
+    ring still holds, if that is later). Nothing is consumed: reading again is safe."""
+    _check_u32("from_seq", from_seq)
+    if not 0 <= max_records <= LOG_MAX_RECORDS:
+        raise ValueError(f"max_records {max_records} is not in 0..{LOG_MAX_RECORDS}")
+    return _LOG_READ_REQUEST.pack(from_seq, max_records, 0)
+
+
+def decode_log_read_request(payload: Buffer) -> tuple[int, int]:
+    """LOG_READ request: (from_seq, max_records)."""
+    from_seq, max_records, _ = _unpack(_LOG_READ_REQUEST, payload, "LOG_READ")
+    return int(from_seq), int(max_records)
+
+
+def log_record_bytes(flags: LogFlags, ops: int) -> int:
+    """The size of one record for ``flags``; ``ops`` counts only with ``LogFlags.OPS``."""
+    return _log_record_format(LogFlags(flags), ops).size
+
+
+@lru_cache(maxsize=64)
+def _log_record_format(flags: LogFlags, ops: int) -> struct.Struct:
+    if ops < 0 or (ops and LogFlags.OPS not in flags):
+        raise ValueError(f"{ops} per-operator fields without LogFlags.OPS")
+    fmt = ("<" + _LOG_RECORD_FIXED + ("I" if LogFlags.DIGEST in flags else "")
+           + ("i" if LogFlags.TOP1 in flags else "") + "I" * ops)
+    return struct.Struct(fmt)
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One logged inference. Ticks are the device counter's (INFO ``COUNTER_SOURCE``)."""
+
+    seq: int  # 0 for the session's first inference, +1 each (modulo 2**32)
+    status: int  # 0: ran; else the interpreter's error code (the run failed)
+    start_ticks: int  # the 64-bit device counter at the inference's start
+    ticks: int  # the inference
+    digest: int | None = None  # DIGEST: zlib.crc32 of all outputs' bytes; 0 if it failed
+    top1: int | None = None  # TOP1: argmax of output 0 (first on ties); -1 if it failed
+    op_ticks: tuple[int, ...] | None = None  # OPS: per operator, saturated at 2**32 - 1
+
+    @property
+    def flags(self) -> LogFlags:
+        """The flags a session must have had to carry this record's optional fields."""
+        flags = LogFlags(0)
+        if self.op_ticks is not None:
+            flags |= LogFlags.OPS
+        if self.digest is not None:
+            flags |= LogFlags.DIGEST
+        if self.top1 is not None:
+            flags |= LogFlags.TOP1
+        return flags
+
+    def encode(self) -> bytes:
+        """The record as the device lays it out (for fakes and tests)."""
+        ops = self.op_ticks or ()
+        fmt = _log_record_format(self.flags, len(ops))
+        optional = [v for v in (self.digest, self.top1) if v is not None]
+        return fmt.pack(self.seq, self.status, self.start_ticks, self.ticks, *optional, *ops)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """A LOG_READ response: the ring's state and the records from the requested seq on.
+
+    ``oldest_seq`` is the oldest record the ring still holds: a host that wanted an earlier
+    one lost ``oldest_seq - wanted`` records, overwritten while it was away. ``next_seq`` is
+    the seq the next inference will get. Records are consecutive; a page holds at most
+    what one payload carries, so ask again from ``end_seq`` until it reaches ``next_seq``.
+    """
+
+    session: int  # the id the host gave LOG_START
+    oldest_seq: int
+    next_seq: int
+    record_bytes: int
+    now_ticks: int  # the device counter when it answered
+    records: tuple[LogRecord, ...]
+
+    def encode(self) -> bytes:
+        head = _LOG_PAGE_HEAD.pack(self.session, self.oldest_seq, self.next_seq,
+                                   self.record_bytes, len(self.records), self.now_ticks)
+        return head + b"".join(r.encode() for r in self.records)
+
+    @property
+    def end_seq(self) -> int:
+        """The seq after the last record here (the next to ask for)."""
+        if not self.records:
+            return self.next_seq
+        return (self.records[-1].seq + 1) & _U32_MASK
+
+    @classmethod
+    def decode(cls, payload: Buffer, *, flags: LogFlags, ops: int) -> LogPage:
+        """Parse a LOG_READ+ payload of a session started with ``flags`` (and ``ops``
+        operators, as LOG_START+ said; 0 without OPS)."""
+        if len(payload) < _LOG_PAGE_HEAD.size:
+            raise ProtocolError(f"LOG_READ+ payload is {len(payload)} bytes, expected at least "
+                                f"{_LOG_PAGE_HEAD.size}")
+        session, oldest, next_seq, record_bytes, n, now = _LOG_PAGE_HEAD.unpack_from(payload)
+        fmt = _log_record_format(LogFlags(flags), ops)
+        if record_bytes != fmt.size:
+            raise ProtocolError(f"LOG_READ+ records are {record_bytes} bytes; flags "
+                                f"{LogFlags(flags)!r} with {ops} operators make {fmt.size}: "
+                                "the device runs a session with other flags")
+        body = memoryview(payload)[_LOG_PAGE_HEAD.size:]
+        if len(body) != n * record_bytes:
+            raise ProtocolError(f"LOG_READ+ says {n} records of {record_bytes} bytes, carries "
+                                f"{len(body)} bytes")
+        records = _log_records(body, fmt, LogFlags(flags)) if n else ()
+        _check_log_page(oldest, next_seq, records)
+        return cls(session, oldest, next_seq, record_bytes, now, records)
+
+
+def _log_records(body: memoryview, fmt: struct.Struct, flags: LogFlags) -> tuple[LogRecord, ...]:
+    """Records from ``body``; one comprehension per layout, as a host may ingest thousands
+    a second."""
+    digest, top1, ops = (LogFlags.DIGEST in flags, LogFlags.TOP1 in flags,
+                         LogFlags.OPS in flags)
+    rows = fmt.iter_unpack(body)
+    if not ops:
+        if top1 and not digest:
+            return tuple(LogRecord(v[0], v[1], v[2], v[3], None, v[4]) for v in rows)
+        return tuple(LogRecord(*v) for v in rows)  # the fields in LogRecord's order
+    at = 4 + digest + top1
+    return tuple(LogRecord(v[0], v[1], v[2], v[3], v[4] if digest else None,
+                           v[at - 1] if top1 else None, v[at:]) for v in rows)
+
+
+def _check_log_page(oldest: int, next_seq: int, records: tuple[LogRecord, ...]) -> None:
+    """Records consecutive, within [oldest, next) (seqs count modulo 2**32)."""
+    held = (next_seq - oldest) & _U32_MASK
+    if held > LOG_MAX_RECORDS:
+        raise ProtocolError(f"LOG_READ+ says the ring holds seq {oldest}..{next_seq}: more "
+                            f"than {LOG_MAX_RECORDS} records")
+    if not records:
+        return
+    first = records[0].seq
+    if (first - oldest) & _U32_MASK >= held or \
+            ((first - oldest) & _U32_MASK) + len(records) > held:
+        raise ProtocolError(f"LOG_READ+ carries seq {first}..+{len(records)}, outside the "
+                            f"ring's {oldest}..{next_seq}")
+    for k, record in enumerate(records):
+        if record.seq != (first + k) & _U32_MASK:
+            raise ProtocolError(f"LOG_READ+ record {k} has seq {record.seq}, expected "
+                                f"{(first + k) & _U32_MASK}")
+
+
+def decode_log_stop_response(payload: Buffer) -> int:
+    """LOG_STOP+ response: the seq the next inference would have had (records 0..it-1)."""
+    (next_seq,) = _unpack(_U32, payload, "LOG_STOP+")
+    return int(next_seq)
