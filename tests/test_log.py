@@ -8,6 +8,9 @@ and no record twice.
 from __future__ import annotations
 
 import contextlib
+import signal
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -23,11 +26,13 @@ from mcubench.bench import ModelSource
 from mcubench.boards import get_board
 from mcubench.build import build_firmware
 from mcubench.cli import main
+from mcubench.counters import CounterUnit
 from mcubench.emulator import Emulator, emulator_for
 from mcubench.errors import UsageError
 from mcubench.logfile import LogSeries, LogWriter, read_log
-from mcubench.logger import Connection, Logger, LogPlan
+from mcubench.logger import Account, Connection, Logger, LogPlan, SessionState, accept_page
 from mcubench.model import read_model
+from mcubench.protocol.messages import LogPage, LogRecord
 from mcubench.reference import ReferenceRunner, random_inputs
 from mcubench.session import open_session
 
@@ -197,3 +202,82 @@ def test_log_starts_a_new_session_when_the_board_restarts(tmp_path: Path) -> Non
     assert len({r["session"] for r in series.records}) == 3
     tiles_exactly(series)
     assert account.lost == sum(g["lost"] for g in series.gaps)
+
+
+@pytest.mark.native
+def test_log_replays_host_inputs_in_turn(tmp_path: Path) -> None:
+    """--inputs DIR: the host writes each set in turn; each record's digest is its set's."""
+    model = write_model(tmp_path)
+    data = model.read_bytes()
+    parsed = read_model(data)
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for n in range(3):
+        np.save(folder / f"{n}.npy", random_inputs(parsed, 10 + n)[0])
+    out = tmp_path / "replay.jsonl"
+    assert main(["log", "--board", "native", "--model", str(model), "--inputs", str(folder),
+                 "--duration", "1.5s", "--out", str(out), "--no-live"]) == 0
+    series = read_log(out)
+    assert series.headers[0]["mode"] == "replay" and len(series.records) >= 6
+    digests = [expected_digest(data, 10 + n)[0] for n in range(3)]
+    assert [r["digest"] for r in series.records] == [
+        digests[r["seq"] % 3] for r in series.records]
+    assert [r["seq"] for r in series.records] == list(range(len(series.records)))
+
+
+@pytest.mark.native
+def test_log_with_profile_carries_per_operator_counts(tmp_path: Path) -> None:
+    model = write_model(tmp_path)
+    out = tmp_path / "ops.jsonl"
+    assert main(["log", "--board", "native", "--model", str(model), "--profile",
+                 "--duration", "1s", "--out", str(out), "--no-live"]) == 0
+    series = read_log(out)
+    ops = series.headers[0]["ops"]
+    assert [op["op"] for op in ops][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+    assert series.records and all(len(r["ops"]) == len(ops) for r in series.records)
+    for record in series.records:  # the operators add up to the inference, but its return
+        assert 0.9 * record["latency"] <= sum(record["ops"]) <= record["latency"]
+
+
+@pytest.mark.native
+def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path: Path) -> None:
+    """The first SIGINT drains the device's ring and writes the summary; exit code 0."""
+    model = write_model(tmp_path)
+    out = tmp_path / "run.jsonl"
+    build_firmware(get_board("native"))  # before the clock starts
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcubench.cli", "log", "--board", "native", "--model",
+         str(model), "--out", str(out), "--no-live", "--rotate-size", "16K"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "run.2.jsonl").exists():
+        time.sleep(0.2)  # until rotation has started a third file
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "stopping" in stderr and "records in" in " ".join(stdout.split())
+    series = read_log(out)
+    assert len(series.files) >= 3  # rotated at 16 KiB, each file with its header
+    assert len(series.headers) == len(series.files)
+    summary = series.summaries[-1]
+    assert summary["records"] == len(series.records) > 0
+    ends = tiles_exactly(series)
+    assert summary["records"] + summary["lost"] == next(iter(ends.values()))
+
+
+def test_a_page_past_what_the_host_has_is_an_exact_gap() -> None:
+    """The ring moved on while the host was away: oldest_seq says exactly how far."""
+    counter = CounterUnit("instructions", 40.0, "test")
+    state = SessionState(session=7, expected=10)
+    account = Account()
+    records = tuple(LogRecord(seq, 0, 100 * seq, 5, 0xABC, 1, None) for seq in range(25, 30))
+    lines = accept_page(LogPage(7, 25, 31, 32, 0, records), state, counter, account)
+    assert lines[0] == {**lines[0], "type": "gap", "from_seq": 10, "to_seq": 25, "lost": 15}
+    assert [line["seq"] for line in lines[1:]] == [25, 26, 27, 28, 29]
+    assert lines[1]["latency"] == 200.0 and lines[1]["digest"] == "00000abc"
+    assert (state.expected, state.device_next, account.lost, account.gaps) == (30, 31, 15, 1)
+    # The same records again (a re-read after a reconnect) are dropped, not written twice.
+    reread = (*records[-2:], LogRecord(30, 0, 3000, 5, 0xABC, 1, None))
+    again = accept_page(LogPage(7, 25, 31, 32, 0, reread), state, counter, account)
+    assert [line["seq"] for line in again] == [30] and account.duplicates == 2
+    assert account.records == 6 and account.histogram.quantile(0.5) == 200.0
