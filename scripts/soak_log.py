@@ -80,8 +80,10 @@ def main_soak() -> int:
           f"({len(series.files)} file(s), {sum(f.stat().st_size for f in series.files):,} bytes)")
     print(f"sequence audit: {lost} lost, {duplicated} duplicated, gap lines "
           f"{len(series.gaps)}, skipped lines {series.skipped_lines}")
-    print(f"host RSS: start {samples[0]:,} KiB, end {samples[-1]:,} KiB, peak {max(samples):,} "
-          f"KiB ({len(samples)} samples, 1 s apart)")
+    quarters = [samples[len(samples) * q // 4] for q in range(1, 4)]
+    print(f"host RSS: start {samples[0]:,} KiB, at 1/4, 1/2, 3/4 "
+          f"{', '.join(f'{q:,}' for q in quarters)} KiB, end {samples[-1]:,} KiB, peak "
+          f"{max(samples):,} KiB ({len(samples)} samples, 1 s apart)")
     return 0 if lost == 0 and duplicated == 0 else 1
 
 

@@ -28,10 +28,11 @@ from mcubench.build import build_firmware
 from mcubench.cli import main
 from mcubench.counters import CounterUnit
 from mcubench.emulator import Emulator, emulator_for
-from mcubench.errors import UsageError
+from mcubench.errors import DeviceError, UsageError
 from mcubench.logfile import LogSeries, LogWriter, read_log
 from mcubench.logger import Account, Connection, Logger, LogPlan, SessionState, accept_page
 from mcubench.model import read_model
+from mcubench.protocol.codes import LogFlags
 from mcubench.protocol.messages import LogPage, LogRecord
 from mcubench.reference import ReferenceRunner, random_inputs
 from mcubench.session import open_session
@@ -281,3 +282,26 @@ def test_a_page_past_what_the_host_has_is_an_exact_gap() -> None:
     again = accept_page(LogPage(7, 25, 31, 32, 0, reread), state, counter, account)
     assert [line["seq"] for line in again] == [30] and account.duplicates == 2
     assert account.records == 6 and account.histogram.quantile(0.5) == 200.0
+
+
+@pytest.mark.native
+def test_a_refusal_stops_the_log_and_a_stale_log_is_taken_over(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--profile on firmware without the profiler is an error, not a reconnect loop; a
+    device still logging someone else's session is stopped and logged afresh."""
+    model = write_model(tmp_path)
+    native = get_board("native")
+    with emulator_for(native, build_firmware(native).elf) as board:
+        code = main(["log", "--port", board.url, "--model", str(model), "--profile",
+                     "--duration", "5s", "--out", str(tmp_path / "a.jsonl"), "--no-live"])
+        assert code == DeviceError.exit_code
+        assert "profiler" in " ".join(capsys.readouterr().err.split())
+        with open_session(port=board.url) as session:  # another host starts a log, leaves
+            Connection(session, model.read_bytes(), random_inputs(
+                read_model(model.read_bytes()), 1)).load().log_start(0, LogFlags.DIGEST, 42)
+        out = tmp_path / "b.jsonl"
+        assert main(["log", "--port", board.url, "--model", str(model), "--duration", "1s",
+                     "--out", str(out), "--no-live"]) == 0
+    series = read_log(out)
+    assert series.records and 42 not in {r["session"] for r in series.records}
+    assert {r["digest"] for r in series.records} == {expected_digest(model.read_bytes())[0]}

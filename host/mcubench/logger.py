@@ -37,15 +37,22 @@ from mcubench.errors import (
     TransportError,
     UsageError,
 )
-from mcubench.inference import LoadedInference, LogReader, attach_logging, load_on_device
+from mcubench.inference import (
+    LoadedInference,
+    LogReader,
+    attach_logging,
+    load_on_device,
+    log_stop,
+)
 from mcubench.logstats import LatencyHistogram, LiveWindow
 from mcubench.protocol.codes import ErrorCode, LogFlags
 from mcubench.protocol.messages import LogPage, LogRecord
 from mcubench.session import Session, open_session
 
-# Link failures the logger rides out; anything else (a bad model, a usage error) stops it.
+# Link failures the logger rides out. A device's refusal (DeviceError, also a
+# ProtocolError) is not one: it would only be refused again.
 LINK_ERRORS = (TransportError, EmulatorError, ProtocolError, OSError)
-_NOT_LOGGING = ErrorCode.STATE
+_NOT_LOGGING = ErrorCode.STATE  # LOG_READ's answer once the device lost the session
 
 
 class Sink(Protocol):
@@ -219,6 +226,8 @@ class Logger:
                     attempt = 0
                     self._log(connection, deadline)
                     return self.account
+            except DeviceError:
+                raise
             except LINK_ERRORS as exc:
                 self.sink.write([event_line("disconnected", str(exc))])
                 attempt += 1
@@ -238,9 +247,15 @@ class Logger:
             return
         inference = self._attach_or_start(connection)
         while not self._done(deadline):
-            page = inference.log_read(self.state.expected if self.state else 0,
-                                      self.plan.page_records)
             assert self.state is not None
+            try:
+                page = inference.log_read(self.state.expected, self.plan.page_records)
+            except DeviceError as exc:
+                if exc.code != _NOT_LOGGING:
+                    raise
+                self._device_restarted()  # reset under us, the link never broke
+                inference = self._start(connection)
+                continue
             lines = accept_page(page, self.state, counter, self.account)
             if lines:
                 self.sink.write(lines)
@@ -278,6 +293,14 @@ class Logger:
                 if exc.code != _NOT_LOGGING:
                     raise
             self._device_restarted()
+        return self._start(connection)
+
+    def _start(self, connection: Connection) -> LoadedInference:
+        """A new session: load the model, write the inputs, LOG_START. A log the device
+        still runs (another session, or one a crashed host left) is stopped first: the
+        device refuses to load a model while it logs."""
+        with contextlib.suppress(DeviceError):  # STATE: there was no log
+            log_stop(connection.session.device)
         inference = connection.load()
         flags = LogFlags.DIGEST | LogFlags.TOP1 | (LogFlags.OPS if self.plan.profile else 0)
         session = secrets.randbits(32)
