@@ -40,6 +40,7 @@ from mcubench.protocol.messages import (
 )
 from mcubench.reference import ReferenceRunner, random_inputs
 
+from .test_run import reshape_model
 from .tflite_builder import ModelBuilder
 
 HEADER = Path(__file__).resolve().parents[1] / "firmware" / "include" / "mcb" / "protocol_defs.h"
@@ -96,17 +97,6 @@ def deep_model(layers: int = 6, width: int = 96) -> bytes:
         g.add_operator("FULLY_CONNECTED", [x, w, -1], [y])
         x = y
     g.set_io([first], [x])
-    return mb.build()
-
-
-def reshape_model(elements: int) -> bytes:
-    """One RESHAPE of ``elements`` int8: activations as large as asked, a tiny file."""
-    mb = ModelBuilder()
-    g = mb.add_subgraph()
-    x = g.add_tensor([1, elements], "INT8", scales=0.5, zero_points=0)
-    y = g.add_tensor([elements, 1], "INT8", scales=0.5, zero_points=0)
-    g.add_operator("RESHAPE", [x], [y])
-    g.set_io([x], [y])
     return mb.build()
 
 

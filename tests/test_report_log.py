@@ -8,7 +8,6 @@ device restarted, disconnections, a failed inference, a drift injected into the 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import json
@@ -22,13 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 from matplotlib import image as mpimg
-from rich.console import Console
 
 from mcubench.errors import UsageError
-from mcubench.report import add_report_parser, cmd_report
 
 from .results_samples import sample_document, sample_result
-from .test_report import CHROMIUM, PNG_MAGIC, PROBE, chromium, colour_count, parse
+from .test_report import CHROMIUM, PNG_MAGIC, PROBE, chromium, colour_count, parse, run_report
 
 T0 = 1_763_800_000.0  # host time of the first record (unix seconds)
 BASE = 1_000_000.0  # latency at the start, instructions
@@ -147,15 +144,6 @@ def soak_log(folder: Path) -> Soak:
     Log(log.lines[:first_file]).write(paths[0])
     Log([header(1), *log.lines[first_file:]]).write(paths[1], torn='{"type": "record", "se')
     return Soak(folder, paths, log, gap, (first, first + tail_len))
-
-
-def run_report(*argv: str | Path) -> tuple[int, str]:
-    parser = argparse.ArgumentParser()
-    add_report_parser(parser.add_subparsers())
-    args = parser.parse_args(["report", *(str(a) for a in argv)])
-    out = Console(record=True, width=200)
-    code = cmd_report(args, out)
-    return code, out.export_text()
 
 
 @dataclass(frozen=True)
