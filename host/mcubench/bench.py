@@ -100,10 +100,11 @@ class Target:
         return self.board or str(self.port)
 
 
-def embed_model(source: ModelSource, board: Board, config: BenchConfig) -> bool:
-    """Whether to link the model into flash: asked for, or a big model on an emulator."""
-    if config.embedded is not None:
-        return config.embedded
+def embed_model(source: ModelSource, board: Board, asked: bool | None = None) -> bool:
+    """Whether to link the model into flash: as ``asked``, else for a big model on an
+    emulator."""
+    if asked is not None:
+        return asked
     return board.emulator is not None and len(source.data) > EMBED_ABOVE_BYTES_EMULATED
 
 
@@ -294,7 +295,7 @@ class Bench:
         if target.board is not None:
             board = get_board(target.board)
             options = FirmwareOptions(
-                model=source.data if embed_model(source, board, self.config) else None,
+                model=source.data if embed_model(source, board, self.config.embedded) else None,
                 profile=profile, opt=self.config.opt)
             self._say(f"building {board.name} firmware ({options.describe()})")
             build = build_firmware(board, options)  # incremental: quick when up to date

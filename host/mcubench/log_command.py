@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from mcubench.bench import BenchConfig, ModelSource, embed_model, provenance, shape_summary
+from mcubench.bench import ModelSource, embed_model, provenance, shape_summary
 from mcubench.boards import get_board
 from mcubench.build import BuildResult, FirmwareOptions, build_firmware
 from mcubench.errors import ModelError, UsageError
@@ -175,7 +175,7 @@ def _build(args: argparse.Namespace, source: ModelSource, plan: LogPlan) -> Buil
     if not args.board:
         return None
     board = get_board(args.board)
-    model = source.data if embed_model(source, board, BenchConfig()) else None
+    model = source.data if embed_model(source, board) else None
     return build_firmware(board, FirmwareOptions(model=model, profile=plan.profile))
 
 

@@ -89,6 +89,13 @@ class Account:
     live: LiveWindow = field(default_factory=LiveWindow)
     started: float = field(default_factory=time.monotonic)
 
+    def received(self, latencies: Sequence[float]) -> None:
+        """Records written to the log, in counter units."""
+        self.records += len(latencies)
+        for latency in latencies:
+            self.histogram.add(latency)
+        self.live.add(latencies)
+
 
 @dataclass
 class SessionState:
@@ -193,10 +200,8 @@ def accept_page(page: LogPage, state: SessionState, counter: CounterUnit,
         line = record_line(record, state, counter, now)
         lines.append(line)
         latencies.append(line["latency"])
-        account.histogram.add(line["latency"])
         state.expected += 1
-    account.records += len(latencies)
-    account.live.add(latencies)
+    account.received(latencies)
     state.device_next = max(state.device_next, page.next_seq)
     return lines
 
@@ -346,9 +351,7 @@ class Logger:
             line = record_line(record, state, counter, time.time())
             line["device_ticks"] = None  # the host asked: INVOKE does not say when it began
             self.sink.write([line])
-            self.account.records += 1
-            self.account.histogram.add(line["latency"])
-            self.account.live.add([line["latency"]])
+            self.account.received([line["latency"]])
             state.expected += 1
             if self.on_update is not None:
                 self.on_update(self.account)
