@@ -26,7 +26,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from mcubench.report import Entry, profiled, type_totals
 
 if TYPE_CHECKING:
-    from mcubench.report import LogReport, LogView
+    from mcubench.log_analysis import LogReport, LogView
 
 DPI = 100
 WIDTH = 10.0  # inches: 1000 px, the width of the HTML page's content column
