@@ -41,6 +41,7 @@ from mcubench.model import read_model
 from mcubench.reference import ReferenceRunner, random_inputs
 
 from .models import model_path
+from .test_run import unsupported_model
 from .tflite_builder import ModelBuilder
 
 ROOT = project_root()
@@ -393,20 +394,6 @@ def test_native_error_paths(native_session: MlperfTinyClient) -> None:
     assert client.infer(1, 1).results_text == tflm_results(runner, inputs, 2)
     with pytest.raises(MlperfTinyError, match="Unknown command: nope"):
         client.command("nope")
-
-
-def unsupported_model() -> bytes:
-    """A FLOOR (no kernel for it) as node 1."""
-    mb = ModelBuilder()
-    g = mb.add_subgraph()
-    x = g.add_tensor([1, 4], "FLOAT32")
-    w = g.add_tensor([4, 4], "FLOAT32", data=np.eye(4, dtype=np.float32))
-    h = g.add_tensor([1, 4], "FLOAT32")
-    y = g.add_tensor([1, 4], "FLOAT32")
-    g.add_operator("FULLY_CONNECTED", [x, w, -1], [h])
-    g.add_operator("FLOOR", [h], [y])
-    g.set_io([x], [y])
-    return mb.build()
 
 
 @pytest.mark.native

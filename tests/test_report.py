@@ -150,23 +150,35 @@ def test_html_has_every_result_and_escapes_names(rendered: Rendered) -> None:
     assert "counts (instructions)" in html
 
 
+def check_pngs_are_the_embedded_plots(png_dir: Path, output: str, html: str,
+                                      expected: set[str]) -> None:
+    """--png wrote exactly ``expected``, printed each path, and they are the page's images."""
+    files = {p.name for p in png_dir.iterdir()}
+    assert files == expected
+    for name in expected:
+        assert str(png_dir / name) in output  # printed for the user
+    embedded = {base64.b64decode(src.split(",", 1)[1]) for src in parse(html).images}
+    assert {(png_dir / name).read_bytes() for name in files} == embedded
+
+
+def check_real_picture(path: Path, min_height: int) -> np.ndarray:
+    """A PNG plot 1000 px wide, at least ``min_height`` tall, in colour; its pixels."""
+    assert path.stat().st_size > 10_000
+    pixels = mpimg.imread(path)
+    height, width = pixels.shape[:2]
+    assert width == 1000 and height >= min_height
+    assert colour_count(pixels) > 20
+    return pixels
+
+
 def test_png_files_are_the_embedded_plots(rendered: Rendered) -> None:
-    files = {p.name for p in rendered.png_dir.iterdir()}
-    assert files == EXPECTED_PNGS
-    for name in EXPECTED_PNGS:
-        assert str(rendered.png_dir / name) in rendered.output  # printed for the user
-    embedded = {base64.b64decode(src.split(",", 1)[1]) for src in parse(rendered.html).images}
-    assert {(rendered.png_dir / name).read_bytes() for name in files} == embedded
+    check_pngs_are_the_embedded_plots(rendered.png_dir, rendered.output, rendered.html,
+                                      EXPECTED_PNGS)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PNGS))
 def test_png_is_a_real_picture(rendered: Rendered, name: str) -> None:
-    path = rendered.png_dir / name
-    assert path.stat().st_size > 10_000
-    pixels = mpimg.imread(path)
-    height, width = pixels.shape[:2]
-    assert width == 1000 and height >= 150
-    assert colour_count(pixels) > 20
+    check_real_picture(rendered.png_dir / name, 150)
 
 
 def colour_count(pixels: np.ndarray) -> int:

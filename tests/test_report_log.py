@@ -25,7 +25,17 @@ from matplotlib import image as mpimg
 from mcubench.errors import UsageError
 
 from .results_samples import sample_document, sample_result
-from .test_report import CHROMIUM, PNG_MAGIC, PROBE, chromium, colour_count, parse, run_report
+from .test_report import (
+    CHROMIUM,
+    PNG_MAGIC,
+    PROBE,
+    check_pngs_are_the_embedded_plots,
+    check_real_picture,
+    chromium,
+    colour_count,
+    parse,
+    run_report,
+)
 
 T0 = 1_763_800_000.0  # host time of the first record (unix seconds)
 BASE = 1_000_000.0  # latency at the start, instructions
@@ -281,22 +291,13 @@ def test_html_is_self_contained(rendered: Rendered) -> None:
 
 
 def test_png_files_are_the_embedded_plots(rendered: Rendered) -> None:
-    files = {p.name for p in rendered.png_dir.iterdir()}
-    assert files == LOG_PNGS
-    for name in LOG_PNGS:
-        assert str(rendered.png_dir / name) in rendered.output
-    embedded = {base64.b64decode(src.split(",", 1)[1]) for src in parse(rendered.html).images}
-    assert {(rendered.png_dir / name).read_bytes() for name in files} == embedded
+    check_pngs_are_the_embedded_plots(rendered.png_dir, rendered.output, rendered.html,
+                                      LOG_PNGS)
 
 
 @pytest.mark.parametrize("name", sorted(LOG_PNGS))
 def test_png_is_a_real_picture(rendered: Rendered, name: str) -> None:
-    path = rendered.png_dir / name
-    assert path.stat().st_size > 10_000
-    pixels = mpimg.imread(path)
-    height, width = pixels.shape[:2]
-    assert width == 1000 and height >= 300
-    assert colour_count(pixels) > 20
+    pixels = check_real_picture(rendered.png_dir / name, 300)
     assert np.any(pixels[..., :3] < 0.9, axis=2).mean() > 0.05  # drawn on, not blank
 
 
